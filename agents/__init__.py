@@ -1,0 +1,1 @@
+"""Atari DQN Arena: watch RL Zoo DQN agents from the Hugging Face Hub play Atari games."""

@@ -1,0 +1,61 @@
+"""A playable agent: a Hub repo's files, checked and loaded once, then kept in memory."""
+
+import functools
+from dataclasses import dataclass
+
+from agents.catalog import Game, get_game
+from agents.checkpoint import QFunction, build_q_function, read_checkpoint
+from agents.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
+from agents.errors import AgentError
+from agents.hub import AgentFiles, check_repo_id, fetch_agent_files
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Everything needed to play: the network, how to build its environment, and where it came from."""
+
+    game: Game
+    repo_id: str
+    algo: str
+    sb3_version: str
+    q_function: QFunction
+    settings: EnvSettings
+    action_names: tuple[str, ...]
+    published_result: dict | None
+
+
+@functools.lru_cache(maxsize=8)
+def _load(files: AgentFiles, game: Game) -> Agent:
+    settings = env_settings(game.env_id, read_rl_zoo_yaml(files.config), read_rl_zoo_yaml(files.env_kwargs))
+    checkpoint = read_checkpoint(files.model_zip)
+    env = make_env(settings, seed=0)
+    try:
+        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)
+        action_names = tuple(env.unwrapped.envs[0].unwrapped.get_action_meanings())
+    finally:
+        env.close()
+    return Agent(
+        game=game,
+        repo_id=files.repo_id,
+        algo=files.algo,
+        sb3_version=checkpoint.sb3_version,
+        q_function=q_function,
+        settings=settings,
+        action_names=action_names,
+        published_result=files.published_result(),
+    )
+
+
+def load_agent(game_name: str, repo_id: str | None = None) -> Agent:
+    """The agent for a game: its RL Zoo checkpoint on the Hub, or the one in ``repo_id``.
+
+    Files come through the Hub's disk cache; a loaded agent is kept in memory, keyed by the files'
+    paths in the cache, which change when the repo gets a new revision.
+    """
+    game = get_game(game_name)
+    repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
+    files = fetch_agent_files(repo_id, game.env_id)
+    try:
+        return _load(files, game)
+    except AgentError as error:
+        raise AgentError(f"{repo_id}: {error}") from None

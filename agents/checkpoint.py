@@ -1,0 +1,201 @@
+"""Load an SB3 DQN or sb3-contrib QR-DQN checkpoint without unpickling anything from it.
+
+An SB3 checkpoint is a zip with a JSON ``data`` file, whose Python objects (spaces, schedules,
+the policy class) are cloudpickle blobs beside a readable summary, and ``policy.pth``, a torch
+state dict. A checkpoint from the Hub is a stranger's file, so this module reads only the readable
+JSON fields, builds the network with SB3's own policy classes from spaces that the caller takes
+from the environment, and loads the weights with ``torch.load(weights_only=True)``, which accepts
+tensors and plain containers only. It reads SB3 1.x files (old gym, Python 3.7/3.8 pickles) and
+SB3 2.x files alike, since neither pickle is ever opened.
+"""
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from sb3_contrib.qrdqn import policies as qrdqn_policies
+from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.dqn import policies as dqn_policies
+
+from agents.errors import AgentError
+
+MAX_DATA_BYTES = 64 * 1024 * 1024
+MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
+POLICY_MODULES = {
+    "stable_baselines3.dqn.policies": "dqn",
+    "sb3_contrib.qrdqn.policies": "qrdqn",
+}
+# The network inside each policy that maps observations to action values.
+Q_NETWORK_ATTRIBUTE = {"dqn": "q_net", "qrdqn": "quantile_net"}
+POLICY_CLASSES = {
+    ("dqn", True): dqn_policies.CnnPolicy,
+    ("dqn", False): dqn_policies.MlpPolicy,
+    ("qrdqn", True): qrdqn_policies.CnnPolicy,
+    ("qrdqn", False): qrdqn_policies.MlpPolicy,
+}
+READABLE_POLICY_KWARGS = ("net_arch", "n_quantiles", "normalize_images", "features_extractor_kwargs")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint says about itself, read without executing any of it."""
+
+    algo: str
+    observation_shape: tuple[int, ...]
+    n_actions: int
+    policy_kwargs: dict[str, Any]
+    sb3_version: str
+    num_timesteps: int | None
+    state_dict: dict[str, torch.Tensor]
+
+
+class QFunction:
+    """The checkpoint's Q-network: a batch of observations in, one value per action out.
+
+    For QR-DQN the value of an action is the mean of its quantiles, as sb3-contrib acts on.
+    """
+
+    def __init__(self, network: torch.nn.Module, algo: str, n_actions: int) -> None:
+        self.network = network.eval()
+        self.algo = algo
+        self.n_actions = n_actions
+
+    @torch.inference_mode()
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        values = self.network(torch.as_tensor(observations))
+        if self.algo == "qrdqn":
+            values = values.mean(dim=1)
+        return values.numpy()
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise AgentError(f"The checkpoint is incomplete: it has no {name!r}.") from None
+    if info.file_size > limit:
+        raise AgentError(f"The checkpoint's {name!r} is {info.file_size} bytes, more than the {limit} allowed.")
+    return archive.read(name)
+
+
+def _space_field(data: dict, space: str, *fields: str) -> Any:
+    entry = data.get(space)
+    if not isinstance(entry, dict):
+        raise AgentError(f"The checkpoint's data has no readable {space}.")
+    for field in fields:
+        if field in entry:
+            return entry[field]
+    raise AgentError(f"The checkpoint's {space} does not say its {' or '.join(fields)}.")
+
+
+def _as_shape(value: Any) -> tuple[int, ...]:
+    """SB3 writes a space's shape as a JSON list, or as its repr, e.g. ``(4, 84, 84)``."""
+    if isinstance(value, list):
+        return tuple(int(size) for size in value)
+    return tuple(int(size) for size in re.findall(r"\d+", str(value)))
+
+
+def _readable_policy_kwargs(data: dict) -> dict[str, Any]:
+    """The policy settings that are plain JSON; pickled ones (classes, functions) are left out."""
+    kwargs = data.get("policy_kwargs") or {}
+    if not isinstance(kwargs, dict) or ":serialized:" in kwargs:
+        return {}
+    return {key: kwargs[key] for key in READABLE_POLICY_KWARGS if key in kwargs}
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint zip's readable metadata and its weights, executing nothing from it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data_bytes = _read_member(archive, "data", MAX_DATA_BYTES)
+            weights_bytes = _read_member(archive, "policy.pth", MAX_WEIGHTS_BYTES)
+            version = (
+                archive.read("_stable_baselines3_version").decode(errors="replace").strip()
+                if ("_stable_baselines3_version" in archive.namelist())
+                else "unknown"
+            )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
+        raise AgentError(f"The checkpoint {Path(path).name} is not a readable zip file ({error}).") from None
+    try:
+        data = json.loads(data_bytes)
+    except ValueError:
+        raise AgentError("The checkpoint's data file is not JSON: it was not written by Stable-Baselines3.") from None
+    if not isinstance(data, dict):
+        raise AgentError("The checkpoint's data file is not a JSON object: it was not written by Stable-Baselines3.")
+
+    policy_class = data.get("policy_class")
+    module = policy_class.get("__module__") if isinstance(policy_class, dict) else None
+    if module not in POLICY_MODULES:
+        raise AgentError(
+            f"The checkpoint's policy comes from {module or 'an unknown module'}: it is not a DQN or QR-DQN "
+            "agent. The Arena plays Stable-Baselines3 DQN and sb3-contrib QR-DQN agents."
+        )
+    try:
+        n_actions = int(_space_field(data, "action_space", "n"))
+    except (TypeError, ValueError):
+        raise AgentError("The checkpoint's action space is not discrete: it is not a DQN agent.") from None
+
+    try:
+        state_dict = torch.load(io.BytesIO(weights_bytes), map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a corrupt or hostile file
+        raise AgentError(
+            f"The checkpoint's weights (policy.pth) could not be read as plain tensors: {error}".splitlines()[0]
+        ) from None
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise AgentError("The checkpoint's policy.pth is not a state dict of tensors.")
+
+    num_timesteps = data.get("num_timesteps")
+    return Checkpoint(
+        algo=POLICY_MODULES[module],
+        observation_shape=_as_shape(_space_field(data, "observation_space", "_shape", "shape")),
+        n_actions=n_actions,
+        policy_kwargs=_readable_policy_kwargs(data),
+        sb3_version=version,
+        num_timesteps=num_timesteps if isinstance(num_timesteps, int) else None,
+        state_dict=state_dict,
+    )
+
+
+def _n_quantiles(state_dict: dict[str, torch.Tensor], n_actions: int) -> int:
+    last_bias = [v for k, v in state_dict.items() if k.startswith("quantile_net.") and k.endswith(".bias")][-1]
+    return int(last_bias.shape[0]) // n_actions
+
+
+def build_q_function(checkpoint: Checkpoint, observation_space: spaces.Box, action_space: spaces.Discrete) -> QFunction:
+    """Build SB3's policy network for the environment's spaces and load the checkpoint's weights into it."""
+    if checkpoint.n_actions != action_space.n:
+        raise AgentError(
+            f"The checkpoint was trained with {checkpoint.n_actions} actions but this game has "
+            f"{action_space.n}: it is an agent for another game or action set."
+        )
+    if checkpoint.observation_shape != observation_space.shape:
+        raise AgentError(
+            f"The checkpoint expects observations of shape {checkpoint.observation_shape} but the environment "
+            f"gives {observation_space.shape}: its config.yml does not match its weights."
+        )
+    kwargs = dict(checkpoint.policy_kwargs)
+    if checkpoint.algo == "qrdqn":
+        kwargs["n_quantiles"] = _n_quantiles(checkpoint.state_dict, checkpoint.n_actions)
+    policy_class = POLICY_CLASSES[(checkpoint.algo, is_image_space(observation_space))]
+    try:
+        policy = policy_class(observation_space, action_space, lambda _: 0.0, **kwargs)
+    except (TypeError, ValueError, AssertionError) as error:
+        raise AgentError(f"The checkpoint's policy settings {kwargs} are not valid: {error}") from None
+    prefix = f"{Q_NETWORK_ATTRIBUTE[checkpoint.algo]}."
+    weights = {k.removeprefix(prefix): v for k, v in checkpoint.state_dict.items() if k.startswith(prefix)}
+    network = getattr(policy, Q_NETWORK_ATTRIBUTE[checkpoint.algo])
+    try:
+        network.load_state_dict(weights, strict=True)
+    except RuntimeError as error:
+        raise AgentError(
+            f"The checkpoint's weights do not fit a {checkpoint.algo.upper()} network for this game: "
+            f"{str(error).splitlines()[0]} {str(error).splitlines()[1:2]}"
+        ) from None
+    return QFunction(network, checkpoint.algo, checkpoint.n_actions)

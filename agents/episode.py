@@ -1,0 +1,174 @@
+"""One episode end to end: rollout -> overlay -> video segments, then the MP4, the CSV and a summary."""
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agents.agent import Agent
+from agents.environment import make_env
+from agents.errors import AgentError
+from agents.overlay import OverlayRenderer
+from agents.rollout import Step, play_episode
+from agents.video import StreamingEncoder
+
+MAX_STEPS_LIMIT = 10_000
+ATARI_FPS = 60
+MAX_SEED = 2**31 - 1
+QUEUED_FRAMES = 64
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """What one played game produced."""
+
+    agent: Agent
+    seed: int
+    epsilon: float
+    steps: int
+    score: float
+    terminated: bool
+    seconds: float
+    video: Path
+    csv: Path
+    table: pd.DataFrame
+
+    def summary(self) -> dict:
+        """The one-line summary the command line prints and the API returns."""
+        return {
+            "game": self.agent.game.key,
+            "repo": self.agent.repo_id,
+            "seed": self.seed,
+            "epsilon": self.epsilon,
+            "steps": self.steps,
+            "score": self.score,
+            "terminated": self.terminated,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def check_play_inputs(seed: float, epsilon: float, max_steps: float) -> tuple[int, float, int]:
+    """Validate the numbers a user typed; return them as the types the rollout takes."""
+    for name, value in (("seed", seed), ("epsilon", epsilon), ("max steps", max_steps)):
+        if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise AgentError(f"The {name} must be a number, not {value!r}.")
+    if seed != int(seed) or not 0 <= seed <= MAX_SEED:
+        raise AgentError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+    if not 0.0 <= epsilon <= 1.0:
+        raise AgentError("Epsilon is a probability: choose a value from 0 (greedy) to 1 (random), e.g. 0.01.")
+    if max_steps != int(max_steps) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
+        raise AgentError(f"Max steps must be a whole number from 1 to {MAX_STEPS_LIMIT}.")
+    return int(seed), float(epsilon), int(max_steps)
+
+
+class _RenderThread(threading.Thread):
+    """Draws the overlays and feeds the encoder on the second core while the main thread plays.
+
+    Steps go in through :meth:`put`; ``None`` ends the video.
+    """
+
+    def __init__(self, renderer: OverlayRenderer, encoder: StreamingEncoder) -> None:
+        super().__init__(name="overlay-encoder", daemon=True)
+        self.renderer = renderer
+        self.encoder = encoder
+        self.steps: queue.Queue[Step | None] = queue.Queue(maxsize=QUEUED_FRAMES)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while (step := self.steps.get()) is not None:
+                self.encoder.write(self.renderer.render(step))
+        except BaseException as error:  # handed to the main thread, which raises it
+            self.error = error
+
+    def put(self, step: Step | None) -> None:
+        """Queue a step, or raise the render thread's error if it has stopped."""
+        while True:
+            if self.error is not None or not self.is_alive():
+                raise self.error or RuntimeError("the video encoder stopped")
+            try:
+                self.steps.put(step, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Let the queued steps be drawn, then stop; raises the thread's error, if any."""
+        self.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def stream_episode(
+    agent: Agent,
+    out_dir: Path,
+    seed: int = 0,
+    epsilon: float = 0.01,
+    max_steps: int = MAX_STEPS_LIMIT,
+    agent_view: bool = False,
+) -> Iterator[Path | EpisodeResult]:
+    """Play one game, yielding each finished video segment as soon as it is encoded, then the result.
+
+    ``out_dir`` receives ``episode.mp4``, ``steps.csv`` and the ``.ts`` segments.
+    """
+    seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    env = make_env(agent.settings, seed)
+    encoder: StreamingEncoder | None = None
+    rows: list[tuple] = []
+    q_values: list[np.ndarray] = []
+    try:
+        for step in play_episode(agent.q_function, env, seed, epsilon, max_steps):
+            if encoder is None:
+                renderer = OverlayRenderer(agent.action_names, step.screen.shape, agent_view)
+                encoder = StreamingEncoder(out_dir, renderer.size, ATARI_FPS / agent.settings.frame_skip, max_steps)
+                render_thread = _RenderThread(renderer, encoder)
+                render_thread.start()
+            render_thread.put(step)
+            name = agent.action_names[step.action]
+            rows.append((step.index, step.action, name, step.exploratory, step.reward, step.score, step.lives))
+            q_values.append(step.q_values)
+            yield from encoder.new_segments()
+        render_thread.close()
+        video = encoder.finish()
+        yield from encoder.new_segments()
+    except BaseException:
+        if encoder is not None:
+            encoder.abort()
+        raise
+    finally:
+        env.close()
+
+    table = pd.DataFrame(rows, columns=["step", "action", "action_name", "exploratory", "reward", "score", "lives"])
+    q_table = pd.DataFrame(np.array(q_values), columns=[f"q_{name}" for name in agent.action_names])
+    table = pd.concat([table, q_table], axis=1)
+    csv = out_dir / "steps.csv"
+    table.to_csv(csv, index=False)
+    yield EpisodeResult(
+        agent=agent,
+        seed=seed,
+        epsilon=epsilon,
+        steps=len(table),
+        score=float(table["score"].iloc[-1]),
+        terminated=bool(step.game_over),
+        seconds=time.perf_counter() - started,
+        video=video,
+        csv=csv,
+        table=table,
+    )
+
+
+def play_to_folder(agent: Agent, out_dir: Path, **settings) -> EpisodeResult:
+    """Play one game without streaming and return its result."""
+    for item in stream_episode(agent, out_dir, **settings):
+        if isinstance(item, EpisodeResult):
+            return item
+    raise AssertionError("stream_episode ended without a result")

@@ -1,0 +1,116 @@
+"""Download an RL Zoo agent's files from the Hugging Face Hub, or find them in the local cache.
+
+The files are those ``rl_zoo3.push_to_hub`` uploads: ``<algo>-<EnvId>.zip``, ``config.yml``,
+``env_kwargs.yml`` and ``results.json``. The Hub's own cache keeps them on disk; with
+``HF_HUB_OFFLINE=1``, or when the Hub cannot be reached, the cached copies are used and a
+missing file fails at once with a message that names the repo.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.utils import validate_repo_id
+
+from agents.errors import AgentError
+
+ALGOS = ("dqn", "qrdqn")
+ETAG_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class AgentFiles:
+    """Local paths of one agent's files, all in one snapshot of the Hub cache."""
+
+    repo_id: str
+    algo: str
+    model_zip: Path
+    config: Path
+    env_kwargs: Path | None
+    results: Path | None
+
+    def published_result(self) -> dict | None:
+        """The evaluation the model card reports (``results.json``), if the repo has one."""
+        if self.results is None:
+            return None
+        try:
+            result = json.loads(self.results.read_text())
+        except (OSError, ValueError):
+            return None
+        return result if isinstance(result, dict) else None
+
+
+def check_repo_id(repo_id: str) -> str:
+    """Return the repo id stripped, or explain why it is not one."""
+    repo_id = (repo_id or "").strip()
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise AgentError(f"{repo_id!r} is not a Hub repo id ({error}). Write it as OWNER/NAME.") from None
+    if "/" not in repo_id:
+        raise AgentError(f"{repo_id!r} is not a Hub repo id: write it as OWNER/NAME, e.g. sb3/dqn-PongNoFrameskip-v4.")
+    return repo_id
+
+
+def _download(repo_id: str, filename: str) -> Path:
+    return Path(hf_hub_download(repo_id, filename, etag_timeout=ETAG_TIMEOUT_S))
+
+
+def _download_optional(repo_id: str, filename: str) -> Path | None:
+    try:
+        return _download(repo_id, filename)
+    except EntryNotFoundError:
+        return None
+
+
+def fetch_agent_files(repo_id: str, env_id: str) -> AgentFiles:
+    """Download (or find in the cache) the files of the agent that ``repo_id`` holds for ``env_id``.
+
+    Tries the RL Zoo's file names for DQN, then QR-DQN.
+    """
+    repo_id = check_repo_id(repo_id)
+    try:
+        for algo in ALGOS:
+            try:
+                model_zip = _download(repo_id, f"{algo}-{env_id}.zip")
+            except LocalEntryNotFoundError:
+                if algo == ALGOS[-1]:
+                    raise
+                continue
+            except EntryNotFoundError:
+                continue
+            return AgentFiles(
+                repo_id=repo_id,
+                algo=algo,
+                model_zip=model_zip,
+                config=_download(repo_id, "config.yml"),
+                env_kwargs=_download_optional(repo_id, "env_kwargs.yml"),
+                results=_download_optional(repo_id, "results.json"),
+            )
+    except LocalEntryNotFoundError:
+        raise AgentError(
+            f"The files of {repo_id} for {env_id} are not in the local Hugging Face cache, and the Hub "
+            "cannot be reached (offline mode or no network). Connect to the Hub once to download them, "
+            "or pick an agent that is already cached."
+        ) from None
+    except (RepositoryNotFoundError, RevisionNotFoundError):
+        raise AgentError(
+            f"The Hub has no model repo {repo_id} (or it is private or gated). Check the spelling of the repo id."
+        ) from None
+    except EntryNotFoundError:
+        raise AgentError(f"{repo_id} has no config.yml: it is not in the RL Zoo layout.") from None
+    except OSError as error:
+        raise AgentError(f"Could not download {repo_id} from the Hub: {error}. Try again in a moment.") from None
+    names = " or ".join(f"{algo}-{env_id}.zip" for algo in ALGOS)
+    raise AgentError(
+        f"{repo_id} holds no {names}: it is not an RL Zoo DQN or QR-DQN agent for {env_id}. "
+        "Check that the repo and the game match."
+    )

@@ -1,0 +1,127 @@
+"""Draw what the agent thinks beside the game: one bar per action with its Q-value, the chosen
+action, score, lives and step, a running trace of the agent's value estimate (max Q), and,
+optionally, the stacked 84x84 frames the network actually receives.
+
+Frames are drawn with OpenCV into a preallocated canvas over a background drawn once, so the
+overlay costs well under a millisecond a step.
+"""
+
+from collections import deque
+
+import cv2
+import numpy as np
+
+from agents.rollout import Step
+
+SCALE = 2
+PANEL_WIDTH = 372
+VIEW_HEIGHT = 112
+TRACE_LENGTH = 240
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+BACKGROUND = (18, 18, 28)
+TEXT = (235, 235, 235)
+MUTED = (150, 150, 165)
+BAR = (70, 110, 170)
+GREEDY = (80, 180, 100)
+CHOSEN = (250, 200, 40)
+RANDOM = (240, 120, 40)
+TRACE = (120, 200, 255)
+
+
+class OverlayRenderer:
+    """Turns each :class:`Step` into one RGB video frame: the game upscaled crisply, and a panel."""
+
+    def __init__(self, action_names: tuple[str, ...], screen_shape: tuple[int, ...], agent_view: bool) -> None:
+        self.action_names = action_names
+        self.agent_view = agent_view
+        self.game_height, self.game_width = screen_shape[0] * SCALE, screen_shape[1] * SCALE
+        self.height = self.game_height + self.game_height % 2 + (VIEW_HEIGHT if agent_view else 0)
+        self.width = self.game_width + PANEL_WIDTH
+        self.max_q_history: deque[float] = deque(maxlen=TRACE_LENGTH)
+        self.panel_x = self.game_width + 12
+        self.trace_top = 80
+        self.trace_height = 64
+        self.bars_top = self.trace_top + self.trace_height + 32
+        bars_height = self.game_height - self.bars_top - 6
+        self.row_height = int(min(32, bars_height / len(action_names)))
+        self.view_top = self.game_height + 24
+        self.background = self._draw_background()
+        self.canvas = np.empty_like(self.background)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Frame width and height in pixels (both even, as H.264 needs)."""
+        return self.width, self.height
+
+    def _draw_background(self) -> np.ndarray:
+        image = np.full((self.height, self.width, 3), BACKGROUND, dtype=np.uint8)
+        x = self.panel_x
+        cv2.putText(image, "value estimate (max Q)", (x, self.trace_top - 8), FONT, 0.45, MUTED, 1, cv2.LINE_AA)
+        cv2.rectangle(
+            image, (x, self.trace_top), (self.width - 16, self.trace_top + self.trace_height), (45, 45, 60), 1
+        )
+        cv2.putText(image, "Q-value of each action", (x, self.bars_top - 12), FONT, 0.45, MUTED, 1, cv2.LINE_AA)
+        font_scale = min(0.5, self.row_height / 40)
+        for row, name in enumerate(self.action_names):
+            y = self.bars_top + row * self.row_height + int(self.row_height * 0.7)
+            cv2.putText(image, name, (x, y), FONT, font_scale, TEXT, 1, cv2.LINE_AA)
+        if self.agent_view:
+            label = "agent's view: the 4 stacked 84x84 frames it receives"
+            cv2.putText(image, label, (12, self.view_top - 8), FONT, 0.45, MUTED, 1, cv2.LINE_AA)
+        return image
+
+    def _draw_bars(self, step: Step) -> None:
+        q = step.q_values
+        low, high = float(q.min()), float(q.max())
+        spread = high - low if high > low else 1.0
+        bar_left, bar_right = self.panel_x + 120, self.width - 76
+        font_scale = min(0.5, self.row_height / 40)
+        greedy = int(np.argmax(q))
+        for row, value in enumerate(q):
+            top = self.bars_top + row * self.row_height + 3
+            bottom = top + self.row_height - 6
+            length = int((bar_right - bar_left) * (0.15 + 0.85 * (value - low) / spread))
+            colour = RANDOM if (row == step.action and step.exploratory) else GREEDY if row == greedy else BAR
+            cv2.rectangle(self.canvas, (bar_left, top), (bar_left + length, bottom), colour, -1)
+            if row == step.action:
+                cv2.rectangle(self.canvas, (bar_left - 3, top - 2), (self.width - 8, bottom + 2), CHOSEN, 2)
+            text_y = top + int(self.row_height * 0.55)
+            cv2.putText(self.canvas, f"{value:.2f}", (self.width - 68, text_y), FONT, font_scale, TEXT, 1, cv2.LINE_AA)
+        if step.exploratory:
+            y = self.bars_top + step.action * self.row_height + int(self.row_height * 0.6)
+            cv2.putText(self.canvas, "RANDOM", (bar_left + 4, y), FONT, font_scale, (20, 20, 20), 1, cv2.LINE_AA)
+
+    def _draw_trace(self) -> None:
+        values = np.fromiter(self.max_q_history, dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        spread = high - low if high > low else 1.0
+        left, right = self.panel_x + 2, self.width - 18
+        xs = left + np.arange(len(values)) * (right - left) / (TRACE_LENGTH - 1)
+        ys = self.trace_top + self.trace_height - 4 - (values - low) / spread * (self.trace_height - 8)
+        points = np.stack([xs, ys], axis=1).astype(np.int32)
+        cv2.polylines(self.canvas, [points], False, TRACE, 1, cv2.LINE_AA)
+        cv2.putText(
+            self.canvas, f"{values[-1]:.2f}", (right - 50, self.trace_top + 16), FONT, 0.45, TRACE, 1, cv2.LINE_AA
+        )
+
+    def _draw_agent_view(self, observation: np.ndarray) -> None:
+        for i, frame in enumerate(observation[-4:]):
+            if frame.shape != (84, 84):
+                frame = cv2.resize(frame, (84, 84), interpolation=cv2.INTER_AREA)
+            x = 12 + i * 96
+            self.canvas[self.view_top : self.view_top + 84, x : x + 84] = frame[..., None]
+
+    def render(self, step: Step) -> np.ndarray:
+        """The frame for one step. The returned array is reused by the next call."""
+        np.copyto(self.canvas, self.background)
+        game = cv2.resize(step.screen, (self.game_width, self.game_height), interpolation=cv2.INTER_NEAREST)
+        self.canvas[: self.game_height, : self.game_width] = game
+        self.max_q_history.append(float(step.q_values.max()))
+        x = self.panel_x
+        cv2.putText(self.canvas, f"SCORE {step.score - step.reward:.0f}", (x, 30), FONT, 0.8, TEXT, 2, cv2.LINE_AA)
+        cv2.putText(self.canvas, f"lives {step.lives}   step {step.index}", (x, 54), FONT, 0.5, MUTED, 1, cv2.LINE_AA)
+        self._draw_trace()
+        self._draw_bars(step)
+        if self.agent_view:
+            self._draw_agent_view(step.observation)
+        return self.canvas

@@ -1,0 +1,145 @@
+"""What the app's Play tab and its ``/play`` API do: load the agent, play, and shape the results
+for display. Gradio-free, so the UI file only wires components to these functions."""
+
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from agents.agent import Agent, load_agent
+from agents.episode import EpisodeResult, check_play_inputs, stream_episode
+from agents.errors import AgentError
+
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
+KEEP_OUTPUTS_S = 3600
+MAX_PLOTTED_STEPS = 2000
+
+Progress = Callable[[float, str], None]
+
+
+def _new_output_folder() -> Path:
+    """A fresh folder for one episode's files; folders older than an hour are removed."""
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    for old in OUTPUT_ROOT.iterdir():
+        if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_S:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="episode-", dir=OUTPUT_ROOT))
+
+
+def load_with_progress(game: str, repo_id: str | None, progress: Progress | None = None) -> Agent:
+    """Load an agent, saying what is going on: the first download and load take a few seconds."""
+    if progress is not None:
+        progress(0.1, f"Fetching {repo_id or 'the agent'} from the Hub cache or the Hub…")
+    agent = load_agent(game, repo_id)
+    if progress is not None:
+        progress(0.9, f"Loaded {agent.repo_id}; starting the game…")
+    return agent
+
+
+def published_score(agent: Agent) -> str:
+    """The model card's evaluation, as one phrase."""
+    result = agent.published_result
+    if not result or "mean_reward" not in result:
+        return "the model card reports no score"
+    try:
+        text = f"{float(result['mean_reward']):.1f} ± {float(result.get('std_reward', 0.0)):.1f}"
+    except (TypeError, ValueError):
+        return "the model card's score is unreadable"
+    episodes = result.get("n_eval_episodes")
+    return f"the model card reports {text}" + (f" over {episodes} episodes" if isinstance(episodes, int) else "")
+
+
+def summary_markdown(result: EpisodeResult) -> str:
+    """A short report of the game for the page."""
+    agent = result.agent
+    ending = "game over" if result.terminated else "stopped at the step cap"
+    return (
+        f"### Score {result.score:.0f} in {result.steps} steps ({ending})\n"
+        f"{agent.game.title}, played by `{agent.repo_id}` ({agent.algo.upper()}, SB3 {agent.sb3_version}); "
+        f"{published_score(agent)}.  \n"
+        f"Seed {result.seed}, ε = {result.epsilon:g}; "
+        f"{sum(result.table['exploratory'])} random actions; played and encoded in {result.seconds:.1f} s."
+    )
+
+
+def q_value_plot_data(result: EpisodeResult) -> pd.DataFrame:
+    """Each action's Q-value against the step, in long form for a line plot (long games thinned)."""
+    table = result.table
+    every = max(1, len(table) // MAX_PLOTTED_STEPS)
+    q_columns = [f"q_{name}" for name in result.agent.action_names]
+    thinned = table.iloc[::every][["step", *q_columns]]
+    long = thinned.melt(id_vars="step", var_name="action", value_name="Q-value")
+    long["action"] = long["action"].str.removeprefix("q_")
+    return long
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _run_ahead(items: Generator) -> Iterator:
+    """Run a generator in its own thread, so it keeps producing while the caller handles each item.
+
+    The app streams video segments this way: the agent keeps playing while Gradio forwards a
+    segment to the browser. Closing the returned iterator stops and closes the generator.
+    """
+    channel: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                channel.put(item)
+                if stop.is_set():
+                    break
+        except BaseException as error:  # re-raised in the consuming thread
+            channel.put(_Failure(error))
+        finally:
+            items.close()
+            channel.put(done)
+
+    threading.Thread(target=produce, name="episode", daemon=True).start()
+    try:
+        while (item := channel.get()) is not done:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+
+
+def play_stream(
+    game: str,
+    repo_id: str | None,
+    seed: float,
+    epsilon: float,
+    max_steps: float,
+    agent_view: bool,
+    progress: Progress | None = None,
+) -> Iterator[tuple[Path | None, EpisodeResult | None]]:
+    """Yields ``(segment, None)`` for each video segment as it is encoded, then ``(None, result)``."""
+    seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
+    agent = load_with_progress(game, repo_id, progress)
+    folder = _new_output_folder()
+    for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view)):
+        if isinstance(item, EpisodeResult):
+            yield None, item
+        else:
+            yield item, None
+
+
+def play_once(
+    game: str, repo_id: str | None, seed: float, epsilon: float, max_steps: float, agent_view: bool
+) -> EpisodeResult:
+    """Play a whole game and return its result, for the API and scripts."""
+    for _, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view):
+        if result is not None:
+            return result
+    raise AgentError("The game produced no result.")
