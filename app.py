@@ -1,5 +1,7 @@
 """Atari DQN Arena: the Gradio UI. It only wires components to the ``agents`` package."""
 
+import os
+
 import gradio as gr
 from gradio.data_classes import FileData
 
@@ -90,4 +92,8 @@ with gr.Blocks(title="Atari DQN Arena") as demo:
     gr.api(play_api, api_name="play")
 
 if __name__ == "__main__":
-    demo.queue().launch(server_name="0.0.0.0", server_port=7860)
+    # As on Spaces: all interfaces, port 7860, requests queued (the environment may override both).
+    demo.queue().launch(
+        server_name=os.getenv("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_port=int(os.getenv("GRADIO_SERVER_PORT", "7860")),
+    )

@@ -2,6 +2,7 @@
 
 import math
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from agents.agent import Agent
 from agents.environment import make_env
@@ -51,6 +53,11 @@ class EpisodeResult:
             "terminated": self.terminated,
             "seconds": round(self.seconds, 2),
         }
+
+
+def segments_folder(out_dir: Path) -> Path:
+    """Where :func:`stream_episode` puts the video segments it streams."""
+    return Path(out_dir) / "segments"
 
 
 def check_play_inputs(seed: float, epsilon: float, max_steps: float) -> tuple[int, float, int]:
@@ -116,9 +123,12 @@ def stream_episode(
 ) -> Iterator[Path | EpisodeResult]:
     """Play one game, yielding each finished video segment as soon as it is encoded, then the result.
 
-    ``out_dir`` receives ``episode.mp4``, ``steps.csv`` and the ``.ts`` segments.
+    ``out_dir`` receives ``episode.mp4``, ``steps.csv`` and the ``.ts`` segments in
+    ``segments_folder(out_dir)``, which the caller removes once it has used them.
     """
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
+    # One sample at a time runs fastest on one thread, and leaves the other core to the encoder.
+    torch.set_num_threads(1)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     env = make_env(agent.settings, seed)
@@ -129,7 +139,10 @@ def stream_episode(
         for step in play_episode(agent.q_function, env, seed, epsilon, max_steps):
             if encoder is None:
                 renderer = OverlayRenderer(agent.action_names, step.screen.shape, agent_view)
-                encoder = StreamingEncoder(out_dir, renderer.size, ATARI_FPS / agent.settings.frame_skip, max_steps)
+                fps = ATARI_FPS / agent.settings.frame_skip
+                encoder = StreamingEncoder(
+                    segments_folder(out_dir), out_dir / "episode.mp4", renderer.size, fps, max_steps
+                )
                 render_thread = _RenderThread(renderer, encoder)
                 render_thread.start()
             render_thread.put(step)
@@ -170,5 +183,6 @@ def play_to_folder(agent: Agent, out_dir: Path, **settings) -> EpisodeResult:
     """Play one game without streaming and return its result."""
     for item in stream_episode(agent, out_dir, **settings):
         if isinstance(item, EpisodeResult):
+            shutil.rmtree(segments_folder(out_dir))
             return item
     raise AssertionError("stream_episode ended without a result")

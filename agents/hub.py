@@ -7,10 +7,14 @@ missing file fails at once with a message that names the repo.
 """
 
 import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
-from huggingface_hub import hf_hub_download
+from huggingface_hub import constants, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HFValidationError,
@@ -24,6 +28,7 @@ from agents.errors import AgentError
 
 ALGOS = ("dqn", "qrdqn")
 ETAG_TIMEOUT_S = 5
+REACH_TIMEOUT_S = 3
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,39 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
-def _download(repo_id: str, filename: str) -> Path:
-    return Path(hf_hub_download(repo_id, filename, etag_timeout=ETAG_TIMEOUT_S))
+def _connect(host: str, port: int) -> None:
+    socket.create_connection((host, port), timeout=REACH_TIMEOUT_S).close()
 
 
-def _download_optional(repo_id: str, filename: str) -> Path | None:
+def hub_reachable() -> bool:
+    """Whether the Hub answers at all, found out in a few seconds.
+
+    ``hf_hub_download`` retries a failed request with backoff for about 20 s a file before it
+    falls back to the cache; when the Hub is out of reach, asking for cached files only
+    (``local_files_only``) answers at once instead.
+    """
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    # Name resolution has no timeout of its own, so the whole attempt runs under one.
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        return _download(repo_id, filename)
+        pool.submit(_connect, endpoint.hostname or "", port).result(timeout=REACH_TIMEOUT_S + 1)
+        return True
+    except (OSError, FutureTimeout):
+        return False
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _download(repo_id: str, filename: str, online: bool) -> Path:
+    return Path(hf_hub_download(repo_id, filename, etag_timeout=ETAG_TIMEOUT_S, local_files_only=not online))
+
+
+def _download_optional(repo_id: str, filename: str, online: bool) -> Path | None:
+    try:
+        return _download(repo_id, filename, online)
     except EntryNotFoundError:
         return None
 
@@ -77,10 +108,11 @@ def fetch_agent_files(repo_id: str, env_id: str) -> AgentFiles:
     Tries the RL Zoo's file names for DQN, then QR-DQN.
     """
     repo_id = check_repo_id(repo_id)
+    online = hub_reachable()
     try:
         for algo in ALGOS:
             try:
-                model_zip = _download(repo_id, f"{algo}-{env_id}.zip")
+                model_zip = _download(repo_id, f"{algo}-{env_id}.zip", online)
             except LocalEntryNotFoundError:
                 if algo == ALGOS[-1]:
                     raise
@@ -91,9 +123,9 @@ def fetch_agent_files(repo_id: str, env_id: str) -> AgentFiles:
                 repo_id=repo_id,
                 algo=algo,
                 model_zip=model_zip,
-                config=_download(repo_id, "config.yml"),
-                env_kwargs=_download_optional(repo_id, "env_kwargs.yml"),
-                results=_download_optional(repo_id, "results.json"),
+                config=_download(repo_id, "config.yml", online),
+                env_kwargs=_download_optional(repo_id, "env_kwargs.yml", online),
+                results=_download_optional(repo_id, "results.json", online),
             )
     except LocalEntryNotFoundError:
         raise AgentError(

@@ -119,7 +119,8 @@ class OverlayRenderer:
         self.max_q_history.append(float(step.q_values.max()))
         x = self.panel_x
         cv2.putText(self.canvas, f"SCORE {step.score - step.reward:.0f}", (x, 30), FONT, 0.8, TEXT, 2, cv2.LINE_AA)
-        cv2.putText(self.canvas, f"lives {step.lives}   step {step.index}", (x, 54), FONT, 0.5, MUTED, 1, cv2.LINE_AA)
+        status = f"lives {step.lives}   step {step.index}" if step.lives else f"step {step.index}"
+        cv2.putText(self.canvas, status, (x, 54), FONT, 0.5, MUTED, 1, cv2.LINE_AA)
         self._draw_trace()
         self._draw_bars(step)
         if self.agent_view:

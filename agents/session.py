@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from agents.agent import Agent, load_agent
-from agents.episode import EpisodeResult, check_play_inputs, stream_episode
+from agents.episode import EpisodeResult, check_play_inputs, segments_folder, stream_episode
 from agents.errors import AgentError
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
@@ -128,11 +128,11 @@ def play_stream(
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
     agent = load_with_progress(game, repo_id, progress)
     folder = _new_output_folder()
-    for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view)):
-        if isinstance(item, EpisodeResult):
-            yield None, item
-        else:
-            yield item, None
+    try:
+        for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view)):
+            yield (None, item) if isinstance(item, EpisodeResult) else (item, None)
+    finally:  # the streamed segments have been sent by now, or will not be
+        shutil.rmtree(segments_folder(folder), ignore_errors=True)
 
 
 def play_once(

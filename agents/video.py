@@ -30,16 +30,16 @@ def split_times(duration_s: float) -> str:
 
 
 class StreamingEncoder:
-    """Feeds frames to ffmpeg; reports each ``.ts`` segment once ffmpeg has finished it.
+    """Feeds frames to ffmpeg; reports each ``.ts`` segment in ``folder`` once ffmpeg has finished it.
 
     The first segment is short so the first frames can be shown quickly; later ones are longer.
     :meth:`finish` closes the stream and returns the MP4's path.
     """
 
-    def __init__(self, folder: Path, size: tuple[int, int], fps: float, max_frames: int) -> None:
+    def __init__(self, folder: Path, mp4: Path, size: tuple[int, int], fps: float, max_frames: int) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.mp4 = self.folder / "episode.mp4"
+        self.mp4 = Path(mp4)
         self.segment_list = self.folder / SEGMENT_LIST
         self.frame_count = 0
         self.reported: list[Path] = []

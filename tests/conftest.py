@@ -1,0 +1,81 @@
+"""Shared fixtures: an offline Hugging Face cache holding agents made here with SB3.
+
+``HF_HUB_OFFLINE`` and ``HF_HUB_CACHE`` are set before anything imports ``huggingface_hub``,
+which reads them once, so every test runs the real download code against this cache.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+CACHE = Path(tempfile.mkdtemp(prefix="arena-hf-cache-"))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_CACHE"] = str(CACHE)
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import pytest  # noqa: E402
+
+from tests import hub_cache  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+def reference_path(*parts: str) -> Path:
+    """A file of ../shared/reference, or a skip saying why the test cannot run."""
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (see ../shared/reference/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def hf_cache(tmp_path_factory) -> Path:
+    """The offline Hub cache with the agents the tests play: made once per test session."""
+    models = tmp_path_factory.mktemp("models")
+    for game in ("SpaceInvaders", "Pong", "Breakout"):
+        env_id = f"{game}NoFrameskip-v4"
+        checkpoint = hub_cache.atari_checkpoint(env_id, models / f"{game}.zip")
+        hub_cache.add_rl_zoo_repo(CACHE, f"sb3/dqn-{env_id}", env_id, checkpoint)
+    qrdqn = hub_cache.atari_checkpoint("SpaceInvadersNoFrameskip-v4", models / "qrdqn.zip", algo="qrdqn")
+    hub_cache.add_rl_zoo_repo(
+        CACHE, "tester/qrdqn-SpaceInvadersNoFrameskip-v4", "SpaceInvadersNoFrameskip-v4", qrdqn, algo="qrdqn"
+    )
+    return CACHE
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(hf_cache, tmp_path_factory) -> str:
+    """``python app.py`` running as on a Space, offline, against the test cache."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the app did not start:\n{log.read_text()}")
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
