@@ -18,6 +18,7 @@ from agents.errors import AgentError
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
 KEEP_OUTPUTS_S = 3600
 MAX_PLOTTED_STEPS = 2000
+STOP_TIMEOUT_S = 10
 
 Progress = Callable[[float, str], None]
 
@@ -105,7 +106,8 @@ def _run_ahead(items: Generator) -> Iterator:
             items.close()
             channel.put(done)
 
-    threading.Thread(target=produce, name="episode", daemon=True).start()
+    producer = threading.Thread(target=produce, name="episode", daemon=True)
+    producer.start()
     try:
         while (item := channel.get()) is not done:
             if isinstance(item, _Failure):
@@ -113,6 +115,7 @@ def _run_ahead(items: Generator) -> Iterator:
             yield item
     finally:
         stop.set()
+        producer.join(timeout=STOP_TIMEOUT_S)
 
 
 def play_stream(
