@@ -25,7 +25,8 @@ class Agent:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(files: AgentFiles, game: Game) -> Agent:
+def agent_from_files(files: AgentFiles, game: Game) -> Agent:
+    """Check and load an agent's files (kept in memory: the same files are not loaded twice)."""
     settings = env_settings(game.env_id, read_rl_zoo_yaml(files.config), read_rl_zoo_yaml(files.env_kwargs))
     checkpoint = read_checkpoint(files.model_zip)
     env = make_env(settings, seed=0)
@@ -56,6 +57,6 @@ def load_agent(game_name: str, repo_id: str | None = None) -> Agent:
     repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
     files = fetch_agent_files(repo_id, game.env_id)
     try:
-        return _load(files, game)
+        return agent_from_files(files, game)
     except AgentError as error:
         raise AgentError(f"{repo_id}: {error}") from None

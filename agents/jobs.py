@@ -1,0 +1,223 @@
+"""One training job at a time, run in a background thread and remembered on disk.
+
+A job's folder (under ``/data`` when the Space has persistent storage) holds ``job.json`` (what was
+asked, where it stands), ``progress.json`` (the live numbers, saved every few seconds), the RL Zoo
+run folder with its periodic checkpoints, and at the end the replay video and the staged Hub repo.
+Closing the browser does not stop a job; after a restart, a job that was running resumes from its
+last checkpoint.
+"""
+
+import dataclasses
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+from agents.catalog import get_game
+from agents.errors import AgentError
+from agents.evaluation import Evaluation, evaluate_run
+from agents.hub import fetch_agent_files
+from agents.publish import hub_repo_id, push_to_hub, stage_for_hub
+from agents.train import LiveProgress, TrainingSettings, check_memory, run_folder_of, train, training_device
+
+SAVE_PROGRESS_S = 5
+N_EVAL_EPISODES = 5
+
+
+def data_root() -> Path:
+    """``$ARENA_DATA_DIR``, else ``/data`` (a Space's persistent storage) if writable, else ``./arena-data``."""
+    if os.getenv("ARENA_DATA_DIR"):
+        return Path(os.environ["ARENA_DATA_DIR"])
+    if os.path.isdir("/data") and os.access("/data", os.W_OK):
+        return Path("/data/atari-dqn-arena")
+    return Path("arena-data").resolve()
+
+
+class JobManager:
+    """Starts, reports, cancels and resumes the one training job."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else data_root()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.progress: LiveProgress | None = None
+
+    # Files.
+
+    def _folder(self, job_id: str) -> Path:
+        return self.root / "jobs" / job_id
+
+    def _current_id(self) -> str | None:
+        marker = self.root / "current"
+        return marker.read_text().strip() if marker.exists() else None
+
+    def _record(self, job_id: str | None = None) -> dict[str, Any] | None:
+        job_id = job_id or self._current_id()
+        if job_id is None or not (self._folder(job_id) / "job.json").exists():
+            return None
+        return json.loads((self._folder(job_id) / "job.json").read_text())
+
+    def _save(self, record: dict[str, Any]) -> None:
+        path = self._folder(record["id"]) / "job.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record, indent=1))
+        temporary.replace(path)
+
+    def _update(self, record: dict[str, Any], **changes: Any) -> None:
+        record.update(changes)
+        self._save(record)
+
+    def _save_progress(self, record: dict[str, Any]) -> None:
+        if self.progress is not None:
+            (self._folder(record["id"]) / "progress.json").write_text(json.dumps(self.progress.snapshot()))
+
+    def _saved_progress(self, job_id: str) -> dict[str, Any] | None:
+        path = self._folder(job_id) / "progress.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    # What the page and the API call.
+
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def status(self) -> dict[str, Any]:
+        """The current (or last) job, with its live progress; ``{"status": "none"}`` before any job."""
+        record = self._record()
+        if record is None:
+            return {"status": "none"}
+        progress = self.progress.snapshot() if self.running() and self.progress else self._saved_progress(record["id"])
+        return {**record, "progress": progress}
+
+    def start(self, settings: TrainingSettings) -> dict[str, Any]:
+        """Start a job, or refuse with the running job's progress when one is running."""
+        with self.lock:
+            if self.running():
+                raise AgentError(
+                    f"A training job is already running: {progress_line(self.status())}. "
+                    "Wait for it to finish, or cancel it."
+                )
+            game = get_game(settings.game)
+            memory = check_memory(settings.resolved_hyperparameters())
+            if settings.start != "scratch":  # a missing or unreachable start repo is said now, not later
+                fetch_agent_files(game.repo_id if settings.start == "pretrained" else settings.start, game.env_id)
+            record = {
+                "id": time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
+                "settings": dataclasses.asdict(settings),
+                "game": game.key,
+                "env_id": game.env_id,
+                "status": "running",
+                "phase": "training",
+                "device": training_device(),
+                "replay_memory_bytes": memory,
+                "created": time.time(),
+                "error": None,
+            }
+            self._save(record)
+            (self.root / "current").write_text(record["id"])
+            self._launch(record, resume=False)
+        return self.status()
+
+    def cancel(self) -> dict[str, Any]:
+        """Ask the running job to stop after its current step."""
+        if not self.running() or self.progress is None:
+            raise AgentError("No training job is running.")
+        self.progress.cancel_requested = True
+        return self.status()
+
+    def resume_interrupted(self) -> bool:
+        """Restart the job that was running when the process stopped, from its last checkpoint."""
+        record = self._record()
+        if record is None or record["status"] != "running" or self.running():
+            return False
+        self._launch(record, resume=True)
+        return True
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self.status()
+
+    def push(self, username: str, token: str) -> str:
+        """Upload the finished job's staged repo as ``<username>/dqn-<EnvId>``."""
+        record = self._record()
+        if record is None or record["status"] != "finished":
+            raise AgentError("There is no finished training job to push.")
+        repo_id = hub_repo_id(username, record["env_id"])
+        folder = self._folder(record["id"]) / "hub" / repo_id.split("/")[1]
+        stage_for_hub(
+            Path(record["run_folder"]),
+            record["env_id"],
+            username,
+            Evaluation(**record["evaluation"]),
+            self._folder(record["id"]) / "replay" / "episode.mp4",
+            folder,
+        )
+        url = push_to_hub(folder, repo_id, token)
+        self._update(record, pushed=repo_id, pushed_url=url)
+        return url
+
+    # The job itself.
+
+    def _launch(self, record: dict[str, Any], resume: bool) -> None:
+        settings = TrainingSettings(**record["settings"])
+        total = int(settings.resolved_hyperparameters()["n_timesteps"])
+        self.progress = LiveProgress(total)
+        saved = self._saved_progress(record["id"]) if resume else None
+        if saved:
+            self.progress.episodes = [tuple(episode) for episode in saved["episodes"]]
+        self.thread = threading.Thread(target=self._run, args=(record, settings, resume), name="training", daemon=True)
+        self.thread.start()
+
+    def _run(self, record: dict[str, Any], settings: TrainingSettings, resume: bool) -> None:
+        folder = self._folder(record["id"])
+        stop_saving = threading.Event()
+        saver = threading.Thread(target=self._keep_saving_progress, args=(record, stop_saving), daemon=True)
+        saver.start()
+        try:
+            logs = folder / "logs"
+            resume_run = run_folder_of(logs, record["env_id"]) if resume and (logs / "dqn").exists() else None
+            run = train(settings, logs, progress=self.progress, resume_run=resume_run)
+            self._update(record, run_folder=str(run))
+            if self.progress.cancel_requested:
+                self._update(record, status="cancelled", phase="cancelled")
+                return
+            self._update(record, phase="evaluating and rendering a replay")
+            evaluation, replay = evaluate_run(run, get_game(record["game"]), folder / "replay", N_EVAL_EPISODES)
+            self._update(
+                record,
+                status="finished",
+                phase="finished",
+                evaluation=dataclasses.asdict(evaluation),
+                results=evaluation.results_json(),
+                replay=str(replay.video),
+            )
+        except AgentError as error:
+            self._update(record, status="failed", phase="failed", error=str(error))
+        except Exception as error:  # a job must end with a readable status whatever broke
+            self._update(record, status="failed", phase="failed", error=f"{type(error).__name__}: {error}")
+            traceback.print_exc()
+        finally:
+            stop_saving.set()
+            saver.join()
+            self._save_progress(record)
+
+    def _keep_saving_progress(self, record: dict[str, Any], stop: threading.Event) -> None:
+        while not stop.wait(SAVE_PROGRESS_S):
+            self._save_progress(record)
+
+
+def progress_line(status: dict[str, Any]) -> str:
+    """One line on where a job stands."""
+    progress = status.get("progress") or {}
+    done, total = progress.get("timesteps", 0), progress.get("total_timesteps", 0)
+    rate = progress.get("steps_per_second") or 0.0
+    left = progress.get("seconds_left")
+    text = f"{status.get('game', '?')}: {status.get('phase', '?')}, {done:,}/{total:,} steps at {rate:.0f} steps/s"
+    if left is not None and status.get("phase") == "training":
+        text += f", about {left / 60:.0f} min left"
+    return text

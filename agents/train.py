@@ -1,0 +1,305 @@
+"""Train (or fine-tune) a DQN Atari agent with the RL Zoo's own experiment manager.
+
+    python -m agents.train --game Pong --timesteps 500000 --out runs/ [--from pretrained|scratch|OWNER/NAME]
+        [--learning-rate 1e-4 --buffer-size 100000 ...]
+
+``rl_zoo3``'s ``ExperimentManager`` reads its DQN Atari hyperparameters, applies the overrides,
+builds the environments and callbacks (evaluation, periodic checkpoints), and writes the run folder
+``<out>/dqn/<EnvId>_<n>/`` that ``python -m rl_zoo3.enjoy --algo dqn --env <EnvId> -f <out>`` reads.
+A Hub checkpoint to start from goes through the Arena's safe loader: only its weights are used.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from huggingface_hub import get_token
+from rl_zoo3.exp_manager import ExperimentManager
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+from agents.catalog import GAMES, get_game
+from agents.checkpoint import read_checkpoint
+from agents.errors import AgentError
+from agents.evaluation import evaluate_run
+from agents.hub import fetch_agent_files
+from agents.hyperparams import (
+    EDITABLE,
+    available_memory_bytes,
+    check_hyperparameters,
+    replay_memory_bytes,
+    rl_zoo_atari_defaults,
+)
+from agents.publish import push_to_hub, stage_for_hub
+
+ALGO = "dqn"
+MEMORY_HEADROOM_BYTES = 1_500_000_000  # the app, the network and the environments besides the replay memory
+
+
+@dataclass
+class TrainingSettings:
+    """What a training run is asked to do."""
+
+    game: str
+    start: str = "pretrained"  # "pretrained" (the game's sb3 agent), "scratch", or a Hub repo id
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # overrides of the RL Zoo defaults
+    seed: int = 0
+    eval_freq: int = 25_000
+    n_eval_episodes: int = 5
+    save_freq: int = 50_000
+
+    def resolved_hyperparameters(self) -> dict[str, Any]:
+        """The RL Zoo defaults with this run's overrides."""
+        return {**rl_zoo_atari_defaults(), **check_hyperparameters(self.hyperparameters)}
+
+
+def training_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_memory(hyperparameters: dict[str, Any]) -> int:
+    """The replay memory the run needs, in bytes; refuses a run that would not fit."""
+    needed = replay_memory_bytes(hyperparameters)
+    available = available_memory_bytes()
+    if available and needed + MEMORY_HEADROOM_BYTES > available:
+        raise AgentError(
+            f"The replay memory of {hyperparameters['buffer_size']:,} transitions needs {needed / 1e9:.1f} GB, "
+            f"and only {available / 1e9:.1f} GB are free (with {MEMORY_HEADROOM_BYTES / 1e9:.1f} GB kept for the "
+            "rest). Lower buffer_size."
+        )
+    return needed
+
+
+class LiveProgress(BaseCallback):
+    """Records what a training run's page shows, and stops the run when asked to."""
+
+    def __init__(self, total_timesteps: int, start_timesteps: int = 0) -> None:
+        super().__init__()
+        self.total_timesteps = total_timesteps
+        self.start_timesteps = start_timesteps
+        self.started = time.monotonic()
+        self.timesteps = start_timesteps
+        self.episodes: list[tuple[int, float]] = []  # (timestep at the end, score)
+        self.exploration_rate = 1.0
+        self.loss: float | None = None
+        self.cancel_requested = False
+        self.ended: float | None = None
+
+    def _on_step(self) -> bool:
+        self.timesteps = self.start_timesteps + self.num_timesteps_this_run()
+        for info in self.locals.get("infos", []):
+            if "episode" in info:
+                self.episodes.append((self.timesteps, float(info["episode"]["r"])))
+        self.exploration_rate = float(getattr(self.model, "exploration_rate", self.exploration_rate))
+        loss = self.model.logger.name_to_value.get("train/loss")
+        if loss is not None:
+            self.loss = float(loss)
+        return not self.cancel_requested
+
+    def _on_training_end(self) -> None:
+        self.ended = time.monotonic()
+
+    def num_timesteps_this_run(self) -> int:
+        return self.model.num_timesteps - self.model._num_timesteps_at_start
+
+    def snapshot(self) -> dict[str, Any]:
+        """Progress as plain data: steps, steps/s, seconds left, ε, loss, episode scores."""
+        elapsed = (self.ended or time.monotonic()) - self.started
+        done_here = self.timesteps - self.start_timesteps
+        rate = done_here / elapsed if elapsed > 0 and done_here > 0 else 0.0
+        left = (self.total_timesteps - self.timesteps) / rate if rate else None
+        return {
+            "timesteps": self.timesteps,
+            "total_timesteps": self.total_timesteps,
+            "steps_per_second": rate,
+            "seconds_left": left,
+            "exploration_rate": self.exploration_rate,
+            "loss": self.loss,
+            "episodes": list(self.episodes),
+        }
+
+
+def _load_start_weights(model, start: str, env_id: str, game_key: str) -> str:
+    """Copy a Hub checkpoint's Q-network weights into the new model (online and target networks)."""
+    repo_id = GAMES[game_key].repo_id if start == "pretrained" else start
+    files = fetch_agent_files(repo_id, env_id)
+    if files.algo != ALGO:
+        raise AgentError(f"{repo_id} holds a {files.algo.upper()} agent; training fine-tunes DQN agents only.")
+    checkpoint = read_checkpoint(files.model_zip)
+    if checkpoint.n_actions != model.action_space.n or checkpoint.observation_shape != model.observation_space.shape:
+        raise AgentError(f"{repo_id} was trained with other observations or actions than {env_id} gives.")
+    weights = {k.removeprefix("q_net."): v for k, v in checkpoint.state_dict.items() if k.startswith("q_net.")}
+    try:
+        model.policy.q_net.load_state_dict(weights)
+    except RuntimeError as error:
+        raise AgentError(f"The weights of {repo_id} do not fit a DQN network: {str(error).splitlines()[0]}") from None
+    model.policy.q_net_target.load_state_dict(model.policy.q_net.state_dict())
+    return repo_id
+
+
+def _experiment_args(settings: TrainingSettings, env_id: str, out: Path, hyperparameters: dict) -> argparse.Namespace:
+    """The arguments ``rl_zoo3.train`` would have received; saved as the run's ``args.yml``."""
+    return argparse.Namespace(
+        algo=ALGO,
+        env=env_id,
+        log_folder=str(out),
+        seed=settings.seed,
+        n_timesteps=int(hyperparameters["n_timesteps"]),
+        eval_freq=settings.eval_freq,
+        eval_episodes=settings.n_eval_episodes,
+        save_freq=settings.save_freq,
+        hyperparams=check_hyperparameters(settings.hyperparameters),
+        trained_agent=settings.start,
+        env_kwargs=None,
+        device=training_device(),
+        vec_env="dummy",
+    )
+
+
+def run_folder_of(out: Path, env_id: str) -> Path:
+    """The newest RL Zoo run folder for ``env_id`` under ``out``."""
+    runs = sorted((out / ALGO).glob(f"{env_id}_*"), key=lambda p: int(p.name.rsplit("_", 1)[1]))
+    if not runs:
+        raise AgentError(f"No {ALGO} run for {env_id} in {out}.")
+    return runs[-1]
+
+
+def latest_checkpoint(run_folder: Path) -> tuple[Path, int] | None:
+    """The last periodic checkpoint (``rl_model_<steps>_steps.zip``) of a run, with its step count."""
+    found = [(int(p.stem.split("_")[2]), p) for p in run_folder.glob("rl_model_*_steps.zip")]
+    if not found:
+        return None
+    steps, path = max(found)
+    return path, steps
+
+
+def train(
+    settings: TrainingSettings,
+    out: Path,
+    progress: LiveProgress | None = None,
+    resume_run: Path | None = None,
+    show_progress_bar: bool = False,
+) -> Path:
+    """Train as the RL Zoo does and return the run folder, which holds ``<EnvId>.zip``.
+
+    With ``resume_run``, the run continues from its last periodic checkpoint: its weights, its step
+    count and its exploration schedule (the replay memory is refilled, not restored).
+    """
+    game = get_game(settings.game)
+    env_id = game.env_id
+    hyperparameters = settings.resolved_hyperparameters()
+    check_memory(hyperparameters)
+    total = int(hyperparameters["n_timesteps"])
+    out = Path(out)
+    checkpoint = latest_checkpoint(resume_run) if resume_run is not None else None
+    done = checkpoint[1] if checkpoint else 0
+
+    manager = ExperimentManager(
+        _experiment_args(settings, env_id, out, hyperparameters),
+        ALGO,
+        env_id,
+        str(out),
+        n_timesteps=total,
+        eval_freq=settings.eval_freq,
+        n_eval_episodes=settings.n_eval_episodes,
+        save_freq=settings.save_freq,
+        hyperparams=check_hyperparameters(settings.hyperparameters),
+        seed=settings.seed,
+        device=training_device(),
+        show_progress=show_progress_bar,
+        verbose=0,
+    )
+    if resume_run is not None:
+        manager.save_path = str(resume_run)
+        manager.params_path = str(resume_run / env_id)
+        for monitor in resume_run.glob("0.monitor.csv"):
+            monitor.rename(resume_run / f"0.before-{done}.monitor.csv")
+    with contextlib.redirect_stdout(io.StringIO()):
+        model, _ = manager.setup_experiment()
+    (Path(manager.params_path) / "env_kwargs.yml").write_text(yaml.safe_dump({}))
+
+    if checkpoint is not None:
+        weights = read_checkpoint(checkpoint[0]).state_dict
+        model.policy.load_state_dict(weights)
+        model.num_timesteps = done
+        _restore_evaluations(manager, resume_run)
+    elif settings.start != "scratch":
+        _load_start_weights(model, settings.start, env_id, game.key)
+
+    callbacks = [*manager.callbacks]
+    if progress is not None:
+        progress.start_timesteps = done
+        callbacks.append(progress)
+    try:
+        model.learn(total - done, callback=callbacks, reset_num_timesteps=checkpoint is None, log_interval=None)
+    finally:
+        model.env.close()
+    model.save(Path(manager.save_path) / env_id)
+    return Path(manager.save_path)
+
+
+def _restore_evaluations(manager: ExperimentManager, run: Path) -> None:
+    """Give the new evaluation callback the evaluations made before the restart."""
+    path = run / "evaluations.npz"
+    evaluation = next((c for c in manager.callbacks if isinstance(c, EvalCallback)), None)
+    if evaluation is None or not path.exists():
+        return
+    with np.load(path) as saved:
+        evaluation.evaluations_timesteps = list(saved["timesteps"])
+        evaluation.evaluations_results = list(saved["results"])
+        evaluation.evaluations_length = list(saved["ep_lengths"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agents.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--game", required=True, help=f"one of {', '.join(GAMES)}")
+    parser.add_argument("--timesteps", type=int, required=True, help="environment steps to train for")
+    parser.add_argument("--out", type=Path, required=True, help="RL Zoo log folder for the run")
+    parser.add_argument("--from", dest="start", default="pretrained", help="pretrained, scratch, or a Hub repo id")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-freq", type=int, default=25_000)
+    parser.add_argument("--save-freq", type=int, default=50_000)
+    parser.add_argument("--n-eval-episodes", type=int, default=5, help="seeded games scored at the end")
+    parser.add_argument("--push", metavar="OWNER/NAME", help="upload the result to this Hub repo (token: HF_TOKEN)")
+    for name, (kind, _, _, meaning) in EDITABLE.items():
+        if name != "n_timesteps":
+            parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=meaning)
+    args = parser.parse_args(argv)
+    overrides = {name: getattr(args, name) for name in EDITABLE if name != "n_timesteps"}
+    overrides = {name: value for name, value in overrides.items() if value is not None}
+    settings = TrainingSettings(
+        game=args.game,
+        start=args.start,
+        hyperparameters={**overrides, "n_timesteps": args.timesteps},
+        seed=args.seed,
+        eval_freq=args.eval_freq,
+        n_eval_episodes=args.n_eval_episodes,
+        save_freq=args.save_freq,
+    )
+    try:
+        game = get_game(args.game)
+        print(f"Training on {training_device()}", file=sys.stderr)
+        run = train(settings, args.out, show_progress_bar=True)
+        print(f"Evaluating over {args.n_eval_episodes} games and rendering a replay", file=sys.stderr)
+        evaluation, replay = evaluate_run(run, game, run / "replay", args.n_eval_episodes)
+        organization = args.push.split("/")[0] if args.push else "OWNER"
+        staged = stage_for_hub(run, game.env_id, organization, evaluation, replay.video, run / "hub")
+        pushed = push_to_hub(staged, args.push, get_token()) if args.push else None
+    except AgentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = {"game": game.key, "run": str(run), "device": training_device(), **evaluation.results_json()}
+    print(json.dumps({**summary, "replay": str(replay.video), "hub_folder": str(staged), "pushed": pushed}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Training: the RL Zoo run folder, fine-tuning from the Hub, the job manager, and the Hub upload."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from agents import access
+from agents.agent import load_agent
+from agents.catalog import get_game
+from agents.checkpoint import read_checkpoint
+from agents.errors import AgentError
+from agents.hub import fetch_agent_files
+from agents.hyperparams import check_hyperparameters, rl_zoo_atari_defaults
+from agents.jobs import JobManager
+from agents.train import TrainingSettings, check_memory, train
+from agents.train_session import memory_note, start_training, training_curve
+from tests import hub_cache
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+BREAKOUT = "BreakoutNoFrameskip-v4"
+TINY = {"n_timesteps": 1000, "learning_starts": 500, "buffer_size": 1000}
+HUB_FILES = {
+    f"dqn-{BREAKOUT}.zip",
+    f"dqn-{BREAKOUT}",
+    "config.yml",
+    "args.yml",
+    "env_kwargs.yml",
+    "results.json",
+    "replay.mp4",
+    "train_eval_metrics.zip",
+    "README.md",
+}
+
+
+@pytest.fixture(scope="module")
+def cli_run(hf_cache, tmp_path_factory) -> tuple[Path, dict]:
+    """``python -m agents.train`` from the pretrained Breakout agent in the (offline) Hub cache."""
+    out = tmp_path_factory.mktemp("cli-run")
+    command = [sys.executable, "-m", "agents.train", "--game", "Breakout", "--timesteps", "1000", "--out", str(out)]
+    command += ["--learning-starts", "500", "--buffer-size", "1000", "--eval-freq", "500", "--save-freq", "500"]
+    command += ["--n-eval-episodes", "2", "--learning-rate", "0.0005"]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out, json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_cli_writes_the_rl_zoo_run_folder(cli_run):
+    out, summary = cli_run
+    run = Path(summary["run"])
+    assert run == out / "dqn" / f"{BREAKOUT}_1"
+    for name in (f"{BREAKOUT}.zip", f"{BREAKOUT}/config.yml", f"{BREAKOUT}/args.yml", f"{BREAKOUT}/env_kwargs.yml"):
+        assert (run / name).is_file(), name
+    assert (run / "0.monitor.csv").is_file() and (run / "evaluations.npz").is_file()
+    assert sorted(p.name for p in run.glob("rl_model_*_steps.zip")) == [
+        "rl_model_1000_steps.zip",
+        "rl_model_500_steps.zip",
+    ]
+    config = yaml.load((run / BREAKOUT / "config.yml").read_text(), Loader=yaml.UnsafeLoader)
+    assert config["learning_rate"] == 0.0005 and config["buffer_size"] == 1000
+    assert config["target_update_interval"] == rl_zoo_atari_defaults()["target_update_interval"]
+    assert summary["device"] == "cpu" and summary["n_eval_episodes"] == 2
+
+
+def test_rl_zoo_enjoy_runs_the_folder_unchanged(cli_run):
+    out, _ = cli_run
+    command = [sys.executable, "-m", "rl_zoo3.enjoy", "--algo", "dqn", "--env", BREAKOUT, "-f", str(out)]
+    run = subprocess.run([*command, "--no-render", "-n", "200"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_cli_stages_the_hub_repo_as_rl_zoo_push_to_hub_does(cli_run):
+    _, summary = cli_run
+    staged = Path(summary["hub_folder"])
+    assert {p.name for p in staged.iterdir()} == HUB_FILES
+    results = json.loads((staged / "results.json").read_text())
+    assert results["n_eval_episodes"] == 2 and results["mean_reward"] == summary["mean_reward"]
+    card = (staged / "README.md").read_text()
+    metadata = yaml.safe_load(card.split("---")[1])
+    metric = metadata["model-index"][0]["results"][0]["metrics"][0]
+    assert metric["type"] == "mean_reward" and metric["value"].startswith(f"{results['mean_reward']:.2f} +/- ")
+    with zipfile.ZipFile(staged / "train_eval_metrics.zip") as archive:
+        assert set(archive.namelist()) == {"evaluations.npz", "0.monitor.csv"}
+    assert {p.name for p in (staged / f"dqn-{BREAKOUT}").iterdir()} >= {"data", "policy.pth"}
+
+
+def test_a_pushed_repo_plays_in_the_play_tab(cli_run, hf_cache, tmp_path):
+    _, summary = cli_run
+    staged = Path(summary["hub_folder"])
+    files = {p.name: p for p in staged.iterdir() if p.is_file()}
+    hub_cache.add_repo(hf_cache, "alice/dqn-BreakoutNoFrameskip-v4", files)
+    agent = load_agent("Breakout", "alice/dqn-BreakoutNoFrameskip-v4")
+    assert agent.published_result["mean_reward"] == summary["mean_reward"]
+    from agents.episode import play_to_folder
+
+    assert play_to_folder(agent, tmp_path, seed=0, epsilon=0.0, max_steps=30).steps == 30
+
+
+def test_fine_tuning_starts_from_the_hub_agents_weights(hf_cache, tmp_path):
+    settings = TrainingSettings(
+        game="Breakout", start="pretrained", hyperparameters={**TINY, "learning_starts": 5000}, eval_freq=-1
+    )
+    run = train(settings, tmp_path)
+    hub_weights = read_checkpoint(fetch_agent_files("sb3/dqn-BreakoutNoFrameskip-v4", BREAKOUT).model_zip).state_dict
+    trained = read_checkpoint(run / f"{BREAKOUT}.zip").state_dict
+    for name, value in hub_weights.items():
+        if name.startswith("q_net."):
+            torch.testing.assert_close(trained[name], value)
+            torch.testing.assert_close(trained[name.replace("q_net.", "q_net_target.", 1)], value)
+
+
+def test_start_from_a_qrdqn_repo_is_refused(hf_cache, tmp_path):
+    settings = TrainingSettings(
+        game="SpaceInvaders", start="tester/qrdqn-SpaceInvadersNoFrameskip-v4", hyperparameters=TINY, eval_freq=-1
+    )
+    with pytest.raises(AgentError, match="QRDQN agent; training fine-tunes DQN agents only"):
+        train(settings, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"learning_rate": -1.0}, "learning_rate must be between"),
+        ({"buffer_size": 2.5}, "buffer_size must be a whole number"),
+        ({"n_timesteps": float("inf")}, "must be a number"),
+        ({"gamma": 0.9}, "Unknown hyperparameter 'gamma'"),
+        ({"batch_size": True}, "must be a number"),
+    ],
+)
+def test_absurd_hyperparameters_are_refused(values, message):
+    with pytest.raises(AgentError, match=message):
+        check_hyperparameters(values)
+
+
+def test_a_replay_memory_that_does_not_fit_is_refused_before_starting():
+    with pytest.raises(AgentError, match=r"needs 56\.4 GB.*Lower buffer_size"):
+        check_memory({**rl_zoo_atari_defaults(), "buffer_size": 1_000_000})
+    assert "5.64 GB" in memory_note(100_000) and "fits" in memory_note(100_000)
+    assert "does not fit" in memory_note(10_000_000)
+
+
+def test_training_is_off_without_a_gpu_unless_allowed(monkeypatch, tmp_path):
+    monkeypatch.delenv(access.CPU_TRAINING_VARIABLE, raising=False)
+    available, reason = access.training_available()
+    assert not available and "Duplicate the Space" in reason
+    with pytest.raises(AgentError, match="Training is off"):
+        start_training(JobManager(tmp_path), "Pong", "scratch", 0, TINY)
+    monkeypatch.setenv(access.CPU_TRAINING_VARIABLE, "1")
+    assert access.training_available()[0]
+
+
+def test_on_a_space_only_the_owner_or_the_secret_may_train(monkeypatch, tmp_path):
+    monkeypatch.setenv(access.CPU_TRAINING_VARIABLE, "1")
+    assert access.may_control_training(None, None)  # off a Space: whoever runs it
+    monkeypatch.setenv("SPACE_ID", "alice/atari-dqn-arena")
+    monkeypatch.setenv("SPACE_AUTHOR_NAME", "alice")
+    monkeypatch.setenv(access.SECRET_VARIABLE, "s3cret")
+    assert access.may_control_training("alice", None)
+    assert access.may_control_training(None, "s3cret")
+    assert not access.may_control_training("mallory", "guess")
+    assert not access.may_control_training(None, None)
+    with pytest.raises(AgentError, match="Only the owner of this Space"):
+        start_training(JobManager(tmp_path), "Pong", "scratch", 0, TINY, "mallory", "guess")
+
+
+def test_job_runs_in_the_background_refuses_a_second_and_reports(hf_cache, tmp_path, monkeypatch):
+    jobs = JobManager(tmp_path)
+    settings = TrainingSettings(game="Breakout", start="scratch", hyperparameters=TINY, eval_freq=-1)
+    status = jobs.start(settings)
+    assert status["status"] == "running" and status["device"] == "cpu"
+    with pytest.raises(AgentError, match="already running: Breakout: training"):
+        jobs.start(settings)
+    status = jobs.wait(timeout=600)
+    assert status["status"] == "finished", status.get("error")
+    assert status["progress"]["timesteps"] == 1000 and status["progress"]["episodes"]
+    assert len(status["evaluation"]["scores"]) == 5 and Path(status["replay"]).is_file()
+    curve = training_curve(status)
+    assert set(curve["series"]) == {"episode score", "mean of the last 20"}
+
+    calls = []
+
+    class FakeHfApi:
+        """Stands in for the Hub, the one thing the tests cannot reach: records the upload."""
+
+        def __init__(self, token=None):
+            calls.append(("token", token))
+
+        def create_repo(self, **kwargs):
+            calls.append(("create_repo", kwargs))
+            return f"https://huggingface.co/{kwargs['repo_id']}"
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs, sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())))
+
+    monkeypatch.setattr("agents.publish.HfApi", FakeHfApi)
+    url = jobs.push("alice", "hf_token_of_alice")
+    assert url == "https://huggingface.co/alice/dqn-BreakoutNoFrameskip-v4"
+    assert calls[0] == ("token", "hf_token_of_alice")
+    assert calls[1] == (
+        "create_repo",
+        {"repo_id": "alice/dqn-BreakoutNoFrameskip-v4", "repo_type": "model", "exist_ok": True},
+    )
+    name, kwargs, uploaded = calls[2]
+    assert name == "upload_folder" and kwargs["repo_id"] == "alice/dqn-BreakoutNoFrameskip-v4"
+    assert set(uploaded) == HUB_FILES
+    assert "-orga alice" in (Path(kwargs["folder_path"]) / "README.md").read_text()
+
+
+def test_a_job_can_be_cancelled(hf_cache, tmp_path):
+    jobs = JobManager(tmp_path)
+    jobs.start(TrainingSettings(game="Breakout", start="scratch", hyperparameters={**TINY, "n_timesteps": 50_000}))
+    while (jobs.status()["progress"] or {}).get("timesteps", 0) < 200:
+        time.sleep(0.5)
+    jobs.cancel()
+    status = jobs.wait(timeout=120)
+    assert status["status"] == "cancelled" and status["progress"]["timesteps"] < 50_000
+
+
+def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_path):
+    """Kill the process that runs a job; a new process resumes it from its checkpoint to the end."""
+    script = (
+        "import sys, time\n"
+        "from agents.jobs import JobManager\n"
+        "from agents.train import TrainingSettings\n"
+        "jobs = JobManager(sys.argv[1])\n"
+        "jobs.start(TrainingSettings(game='Breakout', start='scratch', eval_freq=-1, save_freq=500,\n"
+        "    hyperparameters={'n_timesteps': 2000, 'learning_starts': 500, 'buffer_size': 1000}))\n"
+        "time.sleep(600)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=os.environ.copy())
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("jobs/*/logs/dqn/*/rl_model_1000_steps.zip")):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.5)
+    time.sleep(1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert JobManager(tmp_path).status()["status"] == "running"  # what a restarted app finds
+
+    jobs = JobManager(tmp_path)
+    assert jobs.resume_interrupted()
+    status = jobs.wait(timeout=600)
+    assert status["status"] == "finished", status.get("error")
+    run = Path(status["run_folder"])
+    assert run.name == f"{BREAKOUT}_1" and (run / "rl_model_2000_steps.zip").exists()
+    assert list(run.glob("0.before-*.monitor.csv")), "the first part's training log is kept"
+    assert status["progress"]["timesteps"] == 2000
+    model = read_checkpoint(run / f"{BREAKOUT}.zip")
+    assert model.num_timesteps == 2000
+    assert np.isfinite(status["results"]["mean_reward"])
+
+
+def test_catalog_game_for_training_exists():
+    assert get_game("Pong").env_id == "PongNoFrameskip-v4"
