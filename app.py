@@ -11,6 +11,7 @@ from agents.episode import MAX_STEPS_LIMIT
 from agents.errors import AgentError
 from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
+from agents.offline import first_playable_game
 from agents.session import play_once, play_stream, q_value_plot_data, summary_markdown
 from agents.train_session import (
     cancel_training,
@@ -168,7 +169,9 @@ with gr.Blocks(title="Atari DQN Arena") as demo:
     with gr.Tab("Play"):
         with gr.Row():
             with gr.Column(scale=1):
-                game = gr.Dropdown(choices=[(g.title, g.key) for g in GAMES.values()], value=DEFAULT_GAME, label="Game")
+                game = gr.Dropdown(
+                    choices=[(g.title, g.key) for g in GAMES.values()], value=first_playable_game(), label="Game"
+                )
                 repo_id = gr.Textbox(
                     label="Or any Hub repo (RL Zoo layout, DQN or QR-DQN)",
                     placeholder="e.g. sb3/qrdqn-SpaceInvadersNoFrameskip-v4 (empty: the game's sb3 agent)",

@@ -7,7 +7,8 @@ from agents.catalog import Game, get_game
 from agents.checkpoint import QFunction, build_q_function, read_checkpoint
 from agents.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
 from agents.errors import AgentError
-from agents.hub import AgentFiles, check_repo_id, fetch_agent_files
+from agents.hub import AgentFiles, HubUnavailable, check_repo_id, fetch_agent_files
+from agents.offline import offline_agent_files
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Agent:
     settings: EnvSettings
     action_names: tuple[str, ...]
     published_result: dict | None
+    offline: bool = False
 
 
 @functools.lru_cache(maxsize=8)
@@ -44,6 +46,7 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
         settings=settings,
         action_names=action_names,
         published_result=files.published_result(),
+        offline=files.offline,
     )
 
 
@@ -51,11 +54,17 @@ def load_agent(game_name: str, repo_id: str | None = None) -> Agent:
     """The agent for a game: its RL Zoo checkpoint on the Hub, or the one in ``repo_id``.
 
     Files come through the Hub's disk cache; a loaded agent is kept in memory, keyed by the files'
-    paths in the cache, which change when the repo gets a new revision.
+    paths in the cache, which change when the repo gets a new revision. When the game's own Hub
+    agent is out of reach and the Arena ships one for the game, that one plays.
     """
     game = get_game(game_name)
     repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
-    files = fetch_agent_files(repo_id, game.env_id)
+    try:
+        files = fetch_agent_files(repo_id, game.env_id)
+    except HubUnavailable:
+        files = offline_agent_files(game.env_id) if repo_id == game.repo_id else None
+        if files is None:
+            raise
     try:
         return agent_from_files(files, game)
     except AgentError as error:

@@ -41,6 +41,7 @@ class AgentFiles:
     config: Path
     env_kwargs: Path | None
     results: Path | None
+    offline: bool = False  # shipped with the Arena rather than fetched from the Hub
 
     def published_result(self) -> dict | None:
         """The evaluation the model card reports (``results.json``), if the repo has one."""
@@ -51,6 +52,10 @@ class AgentFiles:
         except (OSError, ValueError):
             return None
         return result if isinstance(result, dict) else None
+
+
+class HubUnavailable(AgentError):
+    """The files are not in the local cache and the Hub cannot be reached."""
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -128,7 +133,7 @@ def fetch_agent_files(repo_id: str, env_id: str) -> AgentFiles:
                 results=_download_optional(repo_id, "results.json", online),
             )
     except LocalEntryNotFoundError:
-        raise AgentError(
+        raise HubUnavailable(
             f"The files of {repo_id} for {env_id} are not in the local Hugging Face cache, and the Hub "
             "cannot be reached (offline mode or no network). Connect to the Hub once to download them, "
             "or pick an agent that is already cached."

@@ -43,7 +43,7 @@ def load_with_progress(game: str, repo_id: str | None, progress: Progress | None
 
 
 def published_score(agent: Agent) -> str:
-    """The model card's evaluation, as one phrase."""
+    """The model card's evaluation (or, for a shipped agent, the one measured here), as one phrase."""
     result = agent.published_result
     if not result or "mean_reward" not in result:
         return "the model card reports no score"
@@ -52,7 +52,20 @@ def published_score(agent: Agent) -> str:
     except (TypeError, ValueError):
         return "the model card's score is unreadable"
     episodes = result.get("n_eval_episodes")
-    return f"the model card reports {text}" + (f" over {episodes} episodes" if isinstance(episodes, int) else "")
+    over = f" over {episodes} games" if isinstance(episodes, int) else ""
+    if agent.offline:
+        return f"its measured score is {text}{over}"
+    return f"the model card reports {text}{over}"
+
+
+def agent_label(agent: Agent) -> str:
+    """Who played, as the summary names it."""
+    if agent.offline:
+        return (
+            f"the Arena's **offline agent** (the Hub is out of reach; trained with this Space's pipeline, "
+            f"see `offline_agents/{agent.game.env_id}/TRAINING.md`)"
+        )
+    return f"`{agent.repo_id}`"
 
 
 def summary_markdown(result: EpisodeResult) -> str:
@@ -61,7 +74,7 @@ def summary_markdown(result: EpisodeResult) -> str:
     ending = "game over" if result.terminated else "stopped at the step cap"
     return (
         f"### Score {result.score:.0f} in {result.steps} steps ({ending})\n"
-        f"{agent.game.title}, played by `{agent.repo_id}` ({agent.algo.upper()}, SB3 {agent.sb3_version}); "
+        f"{agent.game.title}, played by {agent_label(agent)} ({agent.algo.upper()}, SB3 {agent.sb3_version}); "
         f"{published_score(agent)}.  \n"
         f"Seed {result.seed}, ε = {result.epsilon:g}; "
         f"{sum(result.table['exploratory'])} random actions; played and encoded in {result.seconds:.1f} s."
