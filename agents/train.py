@@ -117,6 +117,7 @@ class LiveProgress(BaseCallback):
         rate = done_here / elapsed if elapsed > 0 and done_here > 0 else 0.0
         left = (self.total_timesteps - self.timesteps) / rate if rate else None
         return {
+            "seconds": elapsed,
             "timesteps": self.timesteps,
             "total_timesteps": self.total_timesteps,
             "steps_per_second": rate,

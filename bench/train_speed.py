@@ -1,0 +1,94 @@
+"""Training speed of the Arena's job (with its live progress, as the Train tab polls it) against
+``python -m rl_zoo3.train`` with identical hyperparameters, on this machine, in one run.
+
+    python bench/train_speed.py [--steps 6000] [--game Pong]
+
+Both train SB3's DQN from scratch with the RL Zoo's Atari settings and the same overrides
+(a short ``learning_starts`` so most steps learn; no evaluation, no checkpoints). Each side runs at
+two lengths and its steps/s is the difference, so start-up counts on neither side. The Arena's
+side is a :class:`agents.jobs.JobManager` job whose status is read every 2 s, as the page does.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from agents.catalog import get_game  # noqa: E402
+from agents.jobs import JobManager  # noqa: E402
+from agents.train import TrainingSettings, training_device  # noqa: E402
+from agents.train_session import status_markdown, training_curve  # noqa: E402
+
+OVERRIDES = {"learning_starts": 1000, "buffer_size": 20_000}
+WARM_UP_STEPS = 2000
+
+
+def time_rl_zoo(env_id: str, steps: int, folder: Path) -> float:
+    command = [sys.executable, "-m", "rl_zoo3.train", "--algo", "dqn", "--env", env_id, "-f", str(folder)]
+    command += [
+        "-n",
+        str(steps),
+        "--eval-freq",
+        "-1",
+        "--save-freq",
+        "-1",
+        "--seed",
+        "0",
+        "--device",
+        training_device(),
+    ]
+    command += ["-params", *(f"{key}:{value}" for key, value in OVERRIDES.items())]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def time_job(game: str, steps: int, folder: Path) -> float:
+    """Seconds of the job's training phase, its status polled every 2 s as the Train tab does."""
+    jobs = JobManager(folder)
+    settings = TrainingSettings(
+        game=game, start="scratch", hyperparameters={**OVERRIDES, "n_timesteps": steps}, eval_freq=-1, save_freq=-1
+    )
+    jobs.start(settings)
+    while jobs.status()["phase"] == "training":
+        status = jobs.status()
+        status_markdown(status), training_curve(status)
+        time.sleep(2)
+    status = jobs.wait()
+    assert status["status"] == "finished", status.get("error")
+    return status["progress"]["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--game", default="Pong")
+    args = parser.parse_args()
+    env_id = get_game(args.game).env_id
+    work = Path(tempfile.mkdtemp(prefix="arena-train-bench-"))
+    extra = args.steps - WARM_UP_STEPS
+
+    zoo = (time_rl_zoo(env_id, WARM_UP_STEPS, work / "zoo-a"), time_rl_zoo(env_id, args.steps, work / "zoo-b"))
+    ours = (time_job(args.game, WARM_UP_STEPS, work / "job-a"), time_job(args.game, args.steps, work / "job-b"))
+    zoo_rate = extra / (zoo[1] - zoo[0])
+    ours_rate = extra / (ours[1] - ours[0])
+    device = training_device()
+    name = torch.cuda.get_device_name(0) if device == "cuda" else f"{os.cpu_count()} CPU cores"
+    print(
+        f"device: {device} ({name}); {env_id}; overrides {OVERRIDES}; steps/s over steps {WARM_UP_STEPS}-{args.steps}"
+    )
+    print(f"python -m rl_zoo3.train:            {zoo_rate:7.1f} steps/s")
+    print(f"Arena job (live progress, polled):  {ours_rate:7.1f} steps/s")
+    print(f"ratio (Arena / RL Zoo):             {ours_rate / zoo_rate:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()

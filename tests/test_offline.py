@@ -1,0 +1,56 @@
+"""The fallback to an agent shipped with the Arena when the Hub is out of reach."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agents import offline
+from agents.agent import load_agent
+from agents.episode import play_to_folder
+from agents.hub import HubUnavailable
+from agents.session import summary_markdown
+from tests import hub_cache
+
+QBERT = "QbertNoFrameskip-v4"
+
+
+@pytest.fixture
+def shipped_qbert(tmp_path, monkeypatch) -> Path:
+    """An offline_agents folder holding a Q*bert agent (made here with SB3), which the Hub cache lacks."""
+    folder = tmp_path / "offline_agents" / QBERT
+    folder.mkdir(parents=True)
+    hub_cache.atari_checkpoint(QBERT, folder / f"dqn-{QBERT}.zip")
+    (folder / "config.yml").write_text(hub_cache.RL_ZOO_ATARI_CONFIG)
+    (folder / "env_kwargs.yml").write_text(hub_cache.RL_ZOO_ENV_KWARGS)
+    (folder / "results.json").write_text(json.dumps({"mean_reward": 250.0, "std_reward": 25.0, "n_eval_episodes": 10}))
+    monkeypatch.setattr(offline, "OFFLINE_AGENTS", tmp_path / "offline_agents")
+    return folder
+
+
+def test_the_shipped_agent_plays_when_the_hub_agent_is_out_of_reach(hf_cache, shipped_qbert, tmp_path):
+    agent = load_agent("Qbert")
+    assert agent.offline and agent.repo_id == f"offline agent dqn-{QBERT}"
+    result = play_to_folder(agent, tmp_path, seed=0, epsilon=0.0, max_steps=20)
+    summary = summary_markdown(result)
+    assert "**offline agent**" in summary and "its measured score is 250.0 ± 25.0 over 10 games" in summary
+
+
+def test_no_fallback_for_a_repo_the_user_asked_for(hf_cache, shipped_qbert):
+    with pytest.raises(HubUnavailable, match="someone/dqn-QbertNoFrameskip-v4"):
+        load_agent("Qbert", "someone/dqn-QbertNoFrameskip-v4")
+
+
+def test_the_hub_agent_wins_over_the_shipped_one_when_cached(hf_cache, shipped_qbert):
+    hub_cache.add_rl_zoo_repo(hf_cache, f"sb3/dqn-{QBERT}", QBERT, shipped_qbert / f"dqn-{QBERT}.zip")
+    try:
+        assert not load_agent("Qbert").offline
+    finally:
+        shutil.rmtree(hf_cache / f"models--sb3--dqn-{QBERT}")
+
+
+def test_default_game_switches_to_a_shipped_one_only_when_the_default_cannot_play(hf_cache, shipped_qbert, monkeypatch):
+    assert offline.first_playable_game() == "SpaceInvaders"  # cached: it stays the default
+    monkeypatch.setattr(offline, "DEFAULT_GAME", "Enduro")  # neither cached nor shipped, Hub offline
+    assert offline.first_playable_game() == "Qbert"
