@@ -69,10 +69,13 @@ def play_api(
     return FileData(path=str(result.video)), FileData(path=str(result.csv)), result.summary()
 
 
-def show_job():
-    """The training job's state for the page: text, curve, replay video, raw status."""
+def show_job(shown_replay=None):
+    """The training job's state for the page: text, curve, replay video (sent only when it changes,
+    so a playing replay is not reloaded every tick), raw status."""
     status = jobs.status()
-    return status_markdown(status), training_curve(status), status.get("replay"), status
+    replay = status.get("replay")
+    replay_update = gr.skip() if replay == shown_replay else replay
+    return status_markdown(status), training_curve(status), replay_update, status, replay
 
 
 def start_job(
@@ -229,7 +232,8 @@ with gr.Blocks(title="Atari DQN Arena") as demo:
             job_json = gr.JSON(label="Job status")
         push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=TRAINING_ON)
         push_result = gr.Markdown()
-    job_outputs = [job_text, curve, replay, job_json]
+    shown_replay = gr.State()
+    job_outputs = [job_text, curve, replay, job_json, shown_replay]
     fields[2].change(memory_note, fields[2], memory)
     start_button.click(
         start_job,
@@ -239,7 +243,7 @@ with gr.Blocks(title="Atari DQN Arena") as demo:
     )
     cancel_button.click(cancel_job, secret, job_outputs, api_visibility="private")
     push_button.click(push_job, None, push_result, api_visibility="private")
-    gr.Timer(2).tick(show_job, None, job_outputs, api_visibility="private", show_progress="hidden")
+    gr.Timer(2).tick(show_job, shown_replay, job_outputs, api_visibility="private", show_progress="hidden")
     demo.load(show_job, None, job_outputs, api_visibility="private")
     gr.api(train_api, api_name="train")
     gr.api(train_status_api, api_name="train_status")

@@ -55,12 +55,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(hf_cache, tmp_path_factory) -> str:
-    """``python app.py`` running as on a Space, offline, against the test cache."""
+def start_app(tmp_path_factory, **variables: str):
+    """``python app.py`` running as on a Space, offline, against the test cache; yields its URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env["ARENA_DATA_DIR"] = str(tmp_path_factory.mktemp("arena-data"))
+    env.pop("ARENA_ALLOW_CPU_TRAINING", None)  # as on the free Space: no GPU, so training is off
+    env.update(variables)
     with open(log, "w") as output:
         process = subprocess.Popen(
             [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
@@ -79,3 +81,15 @@ def app_url(hf_cache, tmp_path_factory) -> str:
     yield url
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def app_url(hf_cache, tmp_path_factory):
+    """The app as on the free Space: no GPU, so training is off."""
+    yield from start_app(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def training_app_url(hf_cache, tmp_path_factory):
+    """The app with training allowed on the CPU, as a duplicated Space with a GPU would have it on."""
+    yield from start_app(tmp_path_factory, ARENA_ALLOW_CPU_TRAINING="1")

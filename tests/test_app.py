@@ -84,6 +84,32 @@ def test_bad_inputs_get_a_clear_error_and_the_app_keeps_serving(client, inputs, 
     assert summary["steps"] == 20
 
 
+def test_train_endpoints_report_and_refuse_without_a_gpu(client):
+    assert client.predict(api_name="/train_status") == {"status": "none"}
+    with pytest.raises(AppError, match="Training is off: this Space has no GPU"):
+        client.predict(game="Pong", start="scratch", api_name="/train")
+    with pytest.raises(AppError, match="No training job is running"):
+        client.predict(api_name="/train_cancel")
+
+
+@pytest.mark.browser
+def test_browser_train_tab_explains_why_training_is_off(app_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.get_by_role("tab", name="Train").click()
+        expect(page.get_by_text("Training is off: this Space has no GPU")).to_be_visible()
+        expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+        expect(page.get_by_role("spinbutton", name="learning_starts")).to_have_value("100000")
+        expect(page.get_by_text("No training job yet.")).to_be_visible()
+        browser.close()
+
+
 @pytest.mark.browser
 def test_browser_picks_a_game_clicks_play_and_watches_the_video(app_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
@@ -116,4 +142,32 @@ def test_browser_picks_a_game_clicks_play_and_watches_the_video(app_url, tmp_pat
         page.get_by_label("Or any Hub repo").fill("definitely not a repo")
         page.get_by_role("button", name="Play", exact=True).click()
         expect(page.get_by_text("is not a Hub repo id").first).to_be_visible(timeout=30_000)
+        browser.close()
+
+
+@pytest.mark.browser
+def test_browser_trains_an_agent_and_watches_it_live(training_app_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(training_app_url)
+        page.get_by_role("tab", name="Train").click()
+        expect(page.get_by_text("training runs on the CPU")).to_be_visible()
+        for name, value in (("n_timesteps", "1000"), ("learning_starts", "500"), ("buffer_size", "1000")):
+            page.get_by_role("spinbutton", name=name).fill(value)
+        page.get_by_role("spinbutton", name="buffer_size").blur()
+        expect(page.get_by_text("= 0.06 GB")).to_be_visible()
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("Running").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Finished").first).to_be_visible(timeout=600_000)
+        expect(page.get_by_text("Evaluation:")).to_be_visible()
+        expect(page.locator("video").first).to_be_visible()
+
+        page.reload()  # a new visit shows the job that ran
+        page.get_by_role("tab", name="Train").click()
+        expect(page.get_by_text("Finished").first).to_be_visible(timeout=30_000)
         browser.close()
