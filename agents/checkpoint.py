@@ -194,8 +194,8 @@ def build_q_function(checkpoint: Checkpoint, observation_space: spaces.Box, acti
     try:
         network.load_state_dict(weights, strict=True)
     except RuntimeError as error:
+        detail = " ".join(line.strip() for line in str(error).splitlines()[:2])
         raise AgentError(
-            f"The checkpoint's weights do not fit a {checkpoint.algo.upper()} network for this game: "
-            f"{str(error).splitlines()[0]} {str(error).splitlines()[1:2]}"
+            f"The checkpoint's weights do not fit a {checkpoint.algo.upper()} network for this game: {detail}"
         ) from None
     return QFunction(network, checkpoint.algo, checkpoint.n_actions)

@@ -1,6 +1,7 @@
 """What the app's Train tab and its ``/train`` API do, Gradio-free: start, report, cancel and push
 the one training job, with the checks of who may do so."""
 
+import math
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ def start_training(
         raise AgentError(reason)
     if not may_control_training(username, secret):
         raise AgentError(control_refusal())
-    if seed is None or seed != int(seed) or seed < 0:
+    if not isinstance(seed, (int, float)) or not math.isfinite(seed) or seed != int(seed) or seed < 0:
         raise AgentError("The seed must be a whole number from 0.")
     start = (start or "pretrained").strip()
     settings = TrainingSettings(game=game, start=start, hyperparameters=hyperparameters, seed=int(seed))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +24,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+@pytest.fixture
+def page():
+    """A page in Debian's Chromium, driven by Playwright (the browser is not downloaded)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -93,81 +107,57 @@ def test_train_endpoints_report_and_refuse_without_a_gpu(client):
 
 
 @pytest.mark.browser
-def test_browser_train_tab_explains_why_training_is_off(app_url):
-    from playwright.sync_api import expect, sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.get_by_role("tab", name="Train").click()
-        expect(page.get_by_text("Training is off: this Space has no GPU")).to_be_visible()
-        expect(page.get_by_role("button", name="Start training")).to_be_disabled()
-        expect(page.get_by_role("spinbutton", name="learning_starts")).to_have_value("100000")
-        expect(page.get_by_text("No training job yet.")).to_be_visible()
-        browser.close()
+def test_browser_train_tab_explains_why_training_is_off(app_url, page):
+    page.goto(app_url)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.get_by_text("Training is off: this Space has no GPU")).to_be_visible()
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    expect(page.get_by_role("spinbutton", name="learning_starts")).to_have_value("100000")
+    expect(page.get_by_text("No training job yet.")).to_be_visible()
 
 
 @pytest.mark.browser
-def test_browser_picks_a_game_clicks_play_and_watches_the_video(app_url, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+def test_browser_picks_a_game_clicks_play_and_watches_the_video(app_url, tmp_path, page):
+    page.goto(app_url)
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Pong").click()
+    page.get_by_role("spinbutton", name="Step cap").fill("600")  # the slider's number box
+    page.get_by_role("button", name="Play", exact=True).click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && !v.paused && v.currentTime > 1; }",
+        timeout=60_000,
+    )
+    width = page.evaluate("() => document.querySelector('video').videoWidth")
+    assert width == 692
+    expect(page.get_by_text("Score")).to_be_visible(timeout=60_000)
+    expect(page.locator("a[href$='steps.csv']").first).to_be_visible()
+    expect(page.locator("a[href$='episode.mp4']").first).to_be_visible()
+    expect(page.get_by_text("Pong, played by")).to_be_visible()
+    shot = tmp_path / "play-tab.png"
+    page.screenshot(path=shot, full_page=True)
+    if os.getenv("ARENA_SCREENSHOT"):
+        Path(os.environ["ARENA_SCREENSHOT"]).write_bytes(shot.read_bytes())
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.get_by_role("combobox", name="Game").click()
-        page.get_by_role("option", name="Pong").click()
-        page.get_by_role("spinbutton", name="Step cap").fill("600")  # the slider's number box
-        page.get_by_role("button", name="Play", exact=True).click()
-        page.wait_for_function(
-            "() => { const v = document.querySelector('video'); return v && !v.paused && v.currentTime > 1; }",
-            timeout=60_000,
-        )
-        width = page.evaluate("() => document.querySelector('video').videoWidth")
-        assert width == 692
-        expect(page.get_by_text("Score")).to_be_visible(timeout=60_000)
-        expect(page.locator("a[href$='steps.csv']").first).to_be_visible()
-        expect(page.locator("a[href$='episode.mp4']").first).to_be_visible()
-        expect(page.get_by_text("Pong, played by")).to_be_visible()
-        shot = tmp_path / "play-tab.png"
-        page.screenshot(path=shot, full_page=True)
-        if os.getenv("ARENA_SCREENSHOT"):
-            Path(os.environ["ARENA_SCREENSHOT"]).write_bytes(shot.read_bytes())
-
-        page.get_by_label("Or any Hub repo").fill("definitely not a repo")
-        page.get_by_role("button", name="Play", exact=True).click()
-        expect(page.get_by_text("is not a Hub repo id").first).to_be_visible(timeout=30_000)
-        browser.close()
+    page.get_by_label("Or any Hub repo").fill("definitely not a repo")
+    page.get_by_role("button", name="Play", exact=True).click()
+    expect(page.get_by_text("is not a Hub repo id").first).to_be_visible(timeout=30_000)
 
 
 @pytest.mark.browser
-def test_browser_trains_an_agent_and_watches_it_live(training_app_url):
-    from playwright.sync_api import expect, sync_playwright
+def test_browser_trains_an_agent_and_watches_it_live(training_app_url, page):
+    page.goto(training_app_url)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.get_by_text("training runs on the CPU")).to_be_visible()
+    for name, value in (("n_timesteps", "1000"), ("learning_starts", "500"), ("buffer_size", "1000")):
+        page.get_by_role("spinbutton", name=name).fill(value)
+    page.get_by_role("spinbutton", name="buffer_size").blur()
+    expect(page.get_by_text("= 0.06 GB")).to_be_visible()
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Running").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Finished").first).to_be_visible(timeout=600_000)
+    expect(page.get_by_text("Evaluation:")).to_be_visible()
+    expect(page.locator("video").first).to_be_visible()
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(training_app_url)
-        page.get_by_role("tab", name="Train").click()
-        expect(page.get_by_text("training runs on the CPU")).to_be_visible()
-        for name, value in (("n_timesteps", "1000"), ("learning_starts", "500"), ("buffer_size", "1000")):
-            page.get_by_role("spinbutton", name=name).fill(value)
-        page.get_by_role("spinbutton", name="buffer_size").blur()
-        expect(page.get_by_text("= 0.06 GB")).to_be_visible()
-        page.get_by_role("button", name="Start training").click()
-        expect(page.get_by_text("Running").first).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Finished").first).to_be_visible(timeout=600_000)
-        expect(page.get_by_text("Evaluation:")).to_be_visible()
-        expect(page.locator("video").first).to_be_visible()
-
-        page.reload()  # a new visit shows the job that ran
-        page.get_by_role("tab", name="Train").click()
-        expect(page.get_by_text("Finished").first).to_be_visible(timeout=30_000)
-        browser.close()
+    page.reload()  # a new visit shows the job that ran
+    page.get_by_role("tab", name="Train").click()
+    expect(page.get_by_text("Finished").first).to_be_visible(timeout=30_000)
