@@ -33,7 +33,7 @@ Pick a game and press **Play**: a Deep Q-Network agent from the Hugging Face Hub
 and beside the screen you see what it expects from each action (its Q-values), frame by frame."""
 
 
-def play(game, repo_id, seed, epsilon, max_steps, agent_view, progress=gr.Progress()):  # noqa: B008 (Gradio injects it this way)
+def play(game, repo_id, seed, epsilon, max_steps, agent_view, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
     """Play one game; streams the video while the agent plays, then the summary, plot and files."""
     try:
         for segment, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, progress):

@@ -154,7 +154,7 @@ class JobManager:
             record["env_id"],
             username,
             Evaluation(**record["evaluation"]),
-            self._folder(record["id"]) / "replay" / "episode.mp4",
+            Path(record["replay"]),
             folder,
         )
         url = push_to_hub(folder, repo_id, token)

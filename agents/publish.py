@@ -6,8 +6,10 @@ whose ``model-index`` carries the mean reward: the layout the Play tab (and the 
 ``load_from_hub``) reads back.
 """
 
+import argparse
 import json
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 from pprint import pformat
@@ -15,8 +17,10 @@ from pprint import pformat
 from huggingface_hub import HfApi
 from huggingface_hub.repocard import metadata_eval_result, metadata_save
 
+from agents.catalog import get_game
 from agents.environment import read_rl_zoo_yaml
-from agents.evaluation import Evaluation
+from agents.evaluation import Evaluation, evaluate, run_agent
+from agents.offline import OFFLINE_AGENTS
 
 ALGO = "dqn"
 
@@ -104,3 +108,61 @@ def push_to_hub(folder: Path, repo_id: str, token: str) -> str:
         repo_id=repo_id, folder_path=str(folder), commit_message="Upload DQN agent from the Atari DQN Arena"
     )
     return str(url)
+
+
+WEIGHTS_ONLY_MEMBERS = ("data", "policy.pth", "pytorch_variables.pth", "_stable_baselines3_version", "system_info.txt")
+
+
+def stage_offline_agent(
+    run_folder: Path, env_id: str, evaluation: Evaluation, baseline: Evaluation, command: str, out: Path
+) -> Path:
+    """Write a run's agent into ``out`` (``offline_agents/<EnvId>``) in the Hub layout, weights only
+    (no optimizer state), with ``results.json`` and a ``TRAINING.md`` that records how it was made."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        zipfile.ZipFile(run_folder / f"{env_id}.zip") as source,
+        zipfile.ZipFile(out / f"{ALGO}-{env_id}.zip", "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for name in WEIGHTS_ONLY_MEMBERS:
+            if name in source.namelist():
+                target.writestr(name, source.read(name))
+    shutil.copy(run_folder / env_id / "config.yml", out / "config.yml")
+    shutil.copy(run_folder / env_id / "env_kwargs.yml", out / "env_kwargs.yml")
+    (out / "results.json").write_text(json.dumps(evaluation.results_json()))
+    (out / "TRAINING.md").write_text(
+        f"# The offline {env_id} agent\n\n"
+        "Trained on this project's 2-core CPU machine with the Arena's own pipeline:\n\n"
+        f"```bash\n{command}\n```\n\n"
+        f"Evaluated with the Play pipeline over {len(evaluation.scores)} games (seeds "
+        f"{evaluation.seeds[0]}-{evaluation.seeds[-1]}, ε = {evaluation.epsilon:g}): "
+        f"**{evaluation.mean:.1f} ± {evaluation.std:.1f}** (scores {evaluation.scores}).\n\n"
+        f"A uniformly random policy on the same seeds: {baseline.mean:.1f} ± {baseline.std:.1f} "
+        f"(scores {baseline.scores}).\n\n"
+        "Only the weights are kept (SB3's `data` and `policy.pth`; no optimizer state).\n"
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m agents.publish RUN_FOLDER --game G --episodes N --command "..."``: ship a run's
+    agent as the game's offline agent, scored against a random policy on the same seeds."""
+    parser = argparse.ArgumentParser(prog="python -m agents.publish", description=main.__doc__.splitlines()[0])
+    parser.add_argument("run_folder", type=Path, help="an RL Zoo run folder, dqn/<EnvId>_<n>")
+    parser.add_argument("--game", required=True)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--command", required=True, help="the command that trained it, for TRAINING.md")
+    args = parser.parse_args(argv)
+    game = get_game(args.game)
+    agent = run_agent(args.run_folder, game)
+    evaluation = evaluate(agent, n_episodes=args.episodes)
+    baseline = evaluate(agent, n_episodes=args.episodes, epsilon=1.0)
+    out = stage_offline_agent(
+        args.run_folder, game.env_id, evaluation, baseline, args.command, OFFLINE_AGENTS / game.env_id
+    )
+    print(json.dumps({"offline_agent": str(out), "mean": evaluation.mean, "random_mean": baseline.mean}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
