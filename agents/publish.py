@@ -19,6 +19,7 @@ from huggingface_hub.repocard import metadata_eval_result, metadata_save
 
 from agents.catalog import get_game
 from agents.environment import read_rl_zoo_yaml
+from agents.errors import AgentError
 from agents.evaluation import Evaluation, evaluate, run_agent
 from agents.offline import OFFLINE_AGENTS
 
@@ -103,10 +104,16 @@ def stage_for_hub(
 def push_to_hub(folder: Path, repo_id: str, token: str) -> str:
     """Create the model repo if needed and upload the staged folder; returns the repo's URL."""
     api = HfApi(token=token)
-    url = api.create_repo(repo_id=repo_id, repo_type="model", exist_ok=True)
-    api.upload_folder(
-        repo_id=repo_id, folder_path=str(folder), commit_message="Upload DQN agent from the Atari DQN Arena"
-    )
+    try:
+        url = api.create_repo(repo_id=repo_id, repo_type="model", exist_ok=True)
+        api.upload_folder(
+            repo_id=repo_id, folder_path=str(folder), commit_message="Upload DQN agent from the Atari DQN Arena"
+        )
+    except Exception as error:  # the Hub's and the network's errors, worded for the user
+        raise AgentError(
+            f"The upload to {repo_id} failed ({type(error).__name__}: {error}). Check your token and the network, "
+            "then push again: the staged files are kept."
+        ) from None
     return str(url)
 
 
