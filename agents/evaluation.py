@@ -60,13 +60,14 @@ def evaluate(
     return Evaluation(scores, seeds, epsilon)
 
 
-def run_agent(run_folder: Path, game: Game) -> Agent:
-    """The agent an RL Zoo run folder holds, loaded as the Play tab loads Hub agents."""
+def run_agent(run_folder: Path, game: Game, model_zip: Path | None = None) -> Agent:
+    """The agent an RL Zoo run folder holds (its final model, or ``model_zip``, e.g. a checkpoint
+    of the run), loaded as the Play tab loads Hub agents."""
     run_folder = Path(run_folder)
     files = AgentFiles(
         repo_id=f"local run {run_folder.name}",
         algo="dqn",
-        model_zip=run_folder / f"{game.env_id}.zip",
+        model_zip=Path(model_zip) if model_zip else run_folder / f"{game.env_id}.zip",
         config=run_folder / game.env_id / "config.yml",
         env_kwargs=run_folder / game.env_id / "env_kwargs.yml",
         results=None,

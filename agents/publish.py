@@ -121,14 +121,20 @@ WEIGHTS_ONLY_MEMBERS = ("data", "policy.pth", "pytorch_variables.pth", "_stable_
 
 
 def stage_offline_agent(
-    run_folder: Path, env_id: str, evaluation: Evaluation, baseline: Evaluation, command: str, out: Path
+    run_folder: Path,
+    model_zip: Path,
+    env_id: str,
+    evaluation: Evaluation,
+    baseline: Evaluation,
+    command: str,
+    out: Path,
 ) -> Path:
     """Write a run's agent into ``out`` (``offline_agents/<EnvId>``) in the Hub layout, weights only
     (no optimizer state), with ``results.json`` and a ``TRAINING.md`` that records how it was made."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with (
-        zipfile.ZipFile(run_folder / f"{env_id}.zip") as source,
+        zipfile.ZipFile(model_zip) as source,
         zipfile.ZipFile(out / f"{ALGO}-{env_id}.zip", "w", compression=zipfile.ZIP_DEFLATED) as target,
     ):
         for name in WEIGHTS_ONLY_MEMBERS:
@@ -157,15 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agents.publish", description=main.__doc__.splitlines()[0])
     parser.add_argument("run_folder", type=Path, help="an RL Zoo run folder, dqn/<EnvId>_<n>")
     parser.add_argument("--game", required=True)
+    parser.add_argument("--checkpoint", type=Path, help="one of the run's checkpoints instead of its final model")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--command", required=True, help="the command that trained it, for TRAINING.md")
     args = parser.parse_args(argv)
     game = get_game(args.game)
-    agent = run_agent(args.run_folder, game)
+    model_zip = args.checkpoint or args.run_folder / f"{game.env_id}.zip"
+    agent = run_agent(args.run_folder, game, model_zip)
     evaluation = evaluate(agent, n_episodes=args.episodes)
     baseline = evaluate(agent, n_episodes=args.episodes, epsilon=1.0)
     out = stage_offline_agent(
-        args.run_folder, game.env_id, evaluation, baseline, args.command, OFFLINE_AGENTS / game.env_id
+        args.run_folder, model_zip, game.env_id, evaluation, baseline, args.command, OFFLINE_AGENTS / game.env_id
     )
     print(json.dumps({"offline_agent": str(out), "mean": evaluation.mean, "random_mean": baseline.mean}))
     return 0
