@@ -25,6 +25,7 @@ from agents.publish import hub_repo_id, push_to_hub, stage_for_hub
 from agents.train import LiveProgress, TrainingSettings, check_memory, run_folder_of, train, training_device
 
 SAVE_PROGRESS_S = 5
+KEEP_CHECKPOINTS = 2
 N_EVAL_EPISODES = 5
 
 
@@ -205,10 +206,19 @@ class JobManager:
             stop_saving.set()
             saver.join()
             self._save_progress(record)
+            self._prune_checkpoints(record)
 
     def _keep_saving_progress(self, record: dict[str, Any], stop: threading.Event) -> None:
         while not stop.wait(SAVE_PROGRESS_S):
             self._save_progress(record)
+            self._prune_checkpoints(record)
+
+    def _prune_checkpoints(self, record: dict[str, Any]) -> None:
+        """Keep the newest checkpoints only: each holds the network and its optimizer (~40 MB)."""
+        for run in (self._folder(record["id"]) / "logs" / "dqn").glob("*_*"):
+            found = sorted(run.glob("rl_model_*_steps.zip"), key=lambda path: int(path.stem.split("_")[2]))
+            for old in found[:-KEEP_CHECKPOINTS]:
+                old.unlink(missing_ok=True)
 
 
 def progress_line(status: dict[str, Any]) -> str:

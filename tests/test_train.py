@@ -253,7 +253,11 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
     status = jobs.wait(timeout=600)
     assert status["status"] == "finished", status.get("error")
     run = Path(status["run_folder"])
-    assert run.name == f"{BREAKOUT}_1" and (run / "rl_model_2000_steps.zip").exists()
+    assert run.name == f"{BREAKOUT}_1"
+    assert sorted(p.name for p in run.glob("rl_model_*_steps.zip")) == [
+        "rl_model_1500_steps.zip",
+        "rl_model_2000_steps.zip",
+    ]
     assert list(run.glob("0.before-*.monitor.csv")), "the first part's training log is kept"
     assert status["progress"]["timesteps"] == 2000
     model = read_checkpoint(run / f"{BREAKOUT}.zip")
