@@ -1,0 +1,59 @@
+"""The agent shipped in offline_agents/: it plays well through the Play pipeline, with no network
+and an empty Hub cache. This is the end-to-end check that the pipeline feeds the network what it
+was trained on: a trained agent fed anything else plays no better than chance."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.agent import agent_from_files
+from agents.catalog import GAMES
+from agents.evaluation import evaluate
+from agents.offline import OFFLINE_AGENTS, offline_agent_files
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(path.parent.name for path in OFFLINE_AGENTS.glob("*/dqn-*.zip"))
+GAME_OF = {game.env_id: game for game in GAMES.values()}
+
+
+def test_the_arena_ships_an_offline_agent():
+    assert SHIPPED, "offline_agents/ holds no agent"
+    for env_id in SHIPPED:
+        size = (OFFLINE_AGENTS / env_id / f"dqn-{env_id}.zip").stat().st_size
+        assert size < 30_000_000, f"{env_id}'s agent is {size} bytes: not compact"
+
+
+@pytest.mark.parametrize("env_id", SHIPPED)
+def test_the_shipped_agent_beats_a_random_policy_by_a_wide_margin(env_id):
+    agent = agent_from_files(offline_agent_files(env_id), GAME_OF[env_id])
+    # Seeds other than those of its recorded evaluation (0-9), as the RL Zoo scores: ε = 0.01.
+    trained = evaluate(agent, n_episodes=5, first_seed=100)
+    random = evaluate(agent, n_episodes=5, epsilon=1.0, first_seed=100)
+    assert trained.mean >= 4 * max(random.mean, 1.0) and trained.mean - random.mean >= 5, (trained, random)
+    recorded = json.loads((OFFLINE_AGENTS / env_id / "results.json").read_text())
+    assert recorded["n_eval_episodes"] >= 10 and recorded["mean_reward"] >= 4 * max(random.mean, 1.0)
+
+
+@pytest.mark.parametrize("env_id", SHIPPED)
+def test_with_no_network_and_an_empty_cache_the_shipped_agent_plays(env_id, tmp_path):
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
+    game = GAME_OF[env_id].key
+    default = subprocess.run(
+        [sys.executable, "-c", "from agents.offline import first_playable_game; print(first_playable_game())"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert default.stdout.strip() in {GAME_OF[shipped].key for shipped in SHIPPED}, default.stderr[-2000:]
+    command = [sys.executable, "-m", "agents.play", "--game", game, "--max-steps", "300", "--out", str(tmp_path / "o")]
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["repo"] == f"offline agent dqn-{env_id}" and summary["steps"] > 0
