@@ -127,14 +127,16 @@ def stream_episode(
     ``segments_folder(out_dir)``, which the caller removes once it has used them.
     """
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
-    # One sample at a time runs fastest on one thread, and leaves the other core to the encoder.
-    torch.set_num_threads(1)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     env = make_env(agent.settings, seed)
     encoder: StreamingEncoder | None = None
     rows: list[tuple] = []
     q_values: list[np.ndarray] = []
+    # One sample at a time runs fastest on one thread, and leaves the other core to the encoder.
+    # The setting is the whole process's, so training (or anything else) gets its threads back after.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         for step in play_episode(agent.q_function, env, seed, epsilon, max_steps):
             if encoder is None:
@@ -159,6 +161,7 @@ def stream_episode(
         raise
     finally:
         env.close()
+        torch.set_num_threads(threads)
 
     table = pd.DataFrame(rows, columns=["step", "action", "action_name", "exploratory", "reward", "score", "lives"])
     q_table = pd.DataFrame(np.array(q_values), columns=[f"q_{name}" for name in agent.action_names])

@@ -190,3 +190,12 @@ def test_command_line_explains_a_bad_repo(hf_cache, tmp_path):
     run = subprocess.run([*command, "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2
     assert "nobody/dqn-PongNoFrameskip-v4" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_playing_gives_the_process_its_torch_threads_back(agent, tmp_path):
+    """An episode infers on one thread; training afterwards (the Train tab's job) must get them all back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    play_to_folder(agent, tmp_path, seed=0, epsilon=0.0, max_steps=10)
+    assert torch.get_num_threads() == threads
