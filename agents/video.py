@@ -41,7 +41,6 @@ class StreamingEncoder:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.mp4 = Path(mp4)
         self.segment_list = self.folder / SEGMENT_LIST
-        self.frame_count = 0
         self.reported: list[Path] = []
         width, height = size
         splits = split_times(max_frames / fps)
@@ -62,7 +61,6 @@ class StreamingEncoder:
             self.process.stdin.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).data)
         except BrokenPipeError:
             raise RuntimeError(f"ffmpeg stopped: {self.process.communicate()[1].decode(errors='replace')}") from None
-        self.frame_count += 1
 
     def new_segments(self) -> list[Path]:
         """Segments ffmpeg has finished since the last call, in order."""
