@@ -22,7 +22,15 @@ from agents.errors import AgentError
 from agents.evaluation import Evaluation, evaluate_run
 from agents.hub import fetch_agent_files
 from agents.publish import hub_repo_id, push_to_hub, stage_for_hub
-from agents.train import LiveProgress, TrainingSettings, check_memory, run_folder_of, train, training_device
+from agents.train import (
+    LiveProgress,
+    TrainingSettings,
+    check_memory,
+    checkpoints,
+    run_folder_of,
+    train,
+    training_device,
+)
 
 SAVE_PROGRESS_S = 5
 KEEP_CHECKPOINTS = 2
@@ -216,8 +224,7 @@ class JobManager:
     def _prune_checkpoints(self, record: dict[str, Any]) -> None:
         """Keep the newest checkpoints only: each holds the network and its optimizer (~40 MB)."""
         for run in (self._folder(record["id"]) / "logs" / "dqn").glob("*_*"):
-            found = sorted(run.glob("rl_model_*_steps.zip"), key=lambda path: int(path.stem.split("_")[2]))
-            for old in found[:-KEEP_CHECKPOINTS]:
+            for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
                 old.unlink(missing_ok=True)
 
 

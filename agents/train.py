@@ -27,7 +27,7 @@ from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
 from agents.catalog import GAMES, get_game
-from agents.checkpoint import read_checkpoint
+from agents.checkpoint import build_q_function, read_checkpoint
 from agents.errors import AgentError
 from agents.evaluation import evaluate_run
 from agents.hub import fetch_agent_files
@@ -128,25 +128,24 @@ class LiveProgress(BaseCallback):
         }
 
 
-def _load_start_weights(model, start: str, env_id: str, game_key: str) -> str:
-    """Copy a Hub checkpoint's Q-network weights into the new model (online and target networks)."""
+def _load_start_weights(model, start: str, env_id: str, game_key: str) -> None:
+    """Copy a Hub checkpoint's Q-network weights into the new model (online and target networks),
+    through the Play tab's safe loader and its checks of actions, observations and shapes."""
     repo_id = GAMES[game_key].repo_id if start == "pretrained" else start
     files = fetch_agent_files(repo_id, env_id)
     if files.algo != ALGO:
         raise AgentError(f"{repo_id} holds a {files.algo.upper()} agent; training fine-tunes DQN agents only.")
-    checkpoint = read_checkpoint(files.model_zip)
-    if checkpoint.n_actions != model.action_space.n or checkpoint.observation_shape != model.observation_space.shape:
-        raise AgentError(f"{repo_id} was trained with other observations or actions than {env_id} gives.")
-    weights = {k.removeprefix("q_net."): v for k, v in checkpoint.state_dict.items() if k.startswith("q_net.")}
     try:
-        model.policy.q_net.load_state_dict(weights)
-    except RuntimeError as error:
-        raise AgentError(f"The weights of {repo_id} do not fit a DQN network: {str(error).splitlines()[0]}") from None
-    model.policy.q_net_target.load_state_dict(model.policy.q_net.state_dict())
-    return repo_id
+        q_function = build_q_function(read_checkpoint(files.model_zip), model.observation_space, model.action_space)
+    except AgentError as error:
+        raise AgentError(f"{repo_id}: {error}") from None
+    model.policy.q_net.load_state_dict(q_function.network.state_dict())
+    model.policy.q_net_target.load_state_dict(q_function.network.state_dict())
 
 
-def _experiment_args(settings: TrainingSettings, env_id: str, out: Path, hyperparameters: dict) -> argparse.Namespace:
+def _experiment_args(
+    settings: TrainingSettings, env_id: str, out: Path, hyperparameters: dict, overrides: dict
+) -> argparse.Namespace:
     """The arguments ``rl_zoo3.train`` would have received; saved as the run's ``args.yml``."""
     return argparse.Namespace(
         algo=ALGO,
@@ -157,7 +156,7 @@ def _experiment_args(settings: TrainingSettings, env_id: str, out: Path, hyperpa
         eval_freq=settings.eval_freq,
         eval_episodes=settings.n_eval_episodes,
         save_freq=settings.save_freq,
-        hyperparams=check_hyperparameters(settings.hyperparameters),
+        hyperparams=overrides,
         trained_agent=settings.start,
         env_kwargs=None,
         device=training_device(),
@@ -173,12 +172,17 @@ def run_folder_of(out: Path, env_id: str) -> Path:
     return runs[-1]
 
 
+def checkpoints(run_folder: Path) -> list[tuple[int, Path]]:
+    """A run's periodic checkpoints (``rl_model_<steps>_steps.zip``) with their step counts, oldest first."""
+    return sorted((int(path.stem.split("_")[2]), path) for path in Path(run_folder).glob("rl_model_*_steps.zip"))
+
+
 def latest_checkpoint(run_folder: Path) -> tuple[Path, int] | None:
-    """The last periodic checkpoint (``rl_model_<steps>_steps.zip``) of a run, with its step count."""
-    found = [(int(p.stem.split("_")[2]), p) for p in run_folder.glob("rl_model_*_steps.zip")]
+    """The last periodic checkpoint of a run, with its step count."""
+    found = checkpoints(run_folder)
     if not found:
         return None
-    steps, path = max(found)
+    steps, path = found[-1]
     return path, steps
 
 
@@ -196,7 +200,8 @@ def train(
     """
     game = get_game(settings.game)
     env_id = game.env_id
-    hyperparameters = settings.resolved_hyperparameters()
+    overrides = check_hyperparameters(settings.hyperparameters)
+    hyperparameters = {**rl_zoo_atari_defaults(), **overrides}
     check_memory(hyperparameters)
     total = int(hyperparameters["n_timesteps"])
     out = Path(out)
@@ -204,7 +209,7 @@ def train(
     done = checkpoint[1] if checkpoint else 0
 
     manager = ExperimentManager(
-        _experiment_args(settings, env_id, out, hyperparameters),
+        _experiment_args(settings, env_id, out, hyperparameters, overrides),
         ALGO,
         env_id,
         str(out),
@@ -212,7 +217,7 @@ def train(
         eval_freq=settings.eval_freq,
         n_eval_episodes=settings.n_eval_episodes,
         save_freq=settings.save_freq,
-        hyperparams=check_hyperparameters(settings.hyperparameters),
+        hyperparams=overrides,
         seed=settings.seed,
         device=training_device(),
         show_progress=show_progress_bar,
