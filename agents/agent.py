@@ -8,7 +8,7 @@ from agents.checkpoint import QFunction, build_q_function, read_checkpoint
 from agents.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
 from agents.errors import AgentError
 from agents.hub import AgentFiles, HubUnavailable, check_repo_id, fetch_agent_files
-from agents.offline import offline_agent_files
+from agents.offline import first_playable_game, offline_agent_files, playable_now_sentence
 
 
 @dataclass(frozen=True)
@@ -50,22 +50,38 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
     )
 
 
-def load_agent(game_name: str, repo_id: str | None = None) -> Agent:
-    """The agent for a game: its RL Zoo checkpoint on the Hub, or the one in ``repo_id``.
+def game_or_default(name: str | None) -> Game:
+    """The game ``name`` names; none named, the first game whose agent can play here."""
+    return get_game(name) if name and name.strip() else get_game(first_playable_game())
 
-    Files come through the Hub's disk cache; a loaded agent is kept in memory, keyed by the files'
-    paths in the cache, which change when the repo gets a new revision. When the game's own Hub
-    agent is out of reach and the Arena ships one for the game, that one plays.
+
+def find_agent_files(game: Game, repo_id: str | None = None) -> AgentFiles:
+    """The files of the agent that plays ``game``: ``repo_id``'s, else the game's sb3 agent's.
+
+    When the game's own Hub agent is out of reach and the Arena ships one for the game, that one
+    is used (Play, Train's start agent and evaluation alike). An agent that cannot be had here is
+    refused with the names of those that can.
     """
-    game = get_game(game_name)
     repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
     try:
-        files = fetch_agent_files(repo_id, game.env_id)
-    except HubUnavailable:
+        return fetch_agent_files(repo_id, game.env_id)
+    except HubUnavailable as error:
         files = offline_agent_files(game.env_id) if repo_id == game.repo_id else None
         if files is None:
-            raise
+            raise HubUnavailable(f"{error} {playable_now_sentence(online=False)}") from None
+        return files
+
+
+def load_agent(game_name: str | None, repo_id: str | None = None) -> Agent:
+    """The agent for a game (none named: the first that can play here): its RL Zoo checkpoint on
+    the Hub, or the one in ``repo_id``.
+
+    Files come through the Hub's disk cache; a loaded agent is kept in memory, keyed by the files'
+    paths in the cache, which change when the repo gets a new revision.
+    """
+    game = game_or_default(game_name)
+    files = find_agent_files(game, repo_id)
     try:
         return agent_from_files(files, game)
     except AgentError as error:
-        raise AgentError(f"{repo_id}: {error}") from None
+        raise AgentError(f"{files.repo_id}: {error}") from None

@@ -38,7 +38,6 @@ GAMES: dict[str, Game] = {
         Game("RoadRunner", "Road Runner"),
     )
 }
-DEFAULT_GAME = "SpaceInvaders"
 
 
 def get_game(name: str) -> Game:

@@ -1,18 +1,44 @@
-"""Agents shipped with the Arena, so that the Play tab works with no network and an empty Hub cache.
+"""Agents shipped with the Arena, and which game's agent can play on this machine right now.
 
-Each lives in ``offline_agents/<EnvId>/`` in the RL Zoo's Hub layout (``dqn-<EnvId>.zip`` with its
-weights, ``config.yml``, ``env_kwargs.yml``, and ``results.json`` with the score measured here),
-beside ``TRAINING.md``, which records how it was trained and evaluated.
+Each shipped agent lives in ``offline_agents/<EnvId>/`` in the RL Zoo's Hub layout (``dqn-<EnvId>.zip``
+with its weights, ``config.yml``, ``env_kwargs.yml``, and ``results.json`` with the score measured
+here), beside ``TRAINING.md``, which records how it was trained and evaluated. One rule picks every
+default (the Play tab, ``/play``, the command lines, the Train tab): the first game in the catalog
+whose agent can actually play here.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import try_to_load_from_cache
 
-from agents.catalog import DEFAULT_GAME, GAMES
+from agents.catalog import GAMES, Game
 from agents.hub import AgentFiles, hub_reachable
 
 OFFLINE_AGENTS = Path(__file__).resolve().parent.parent / "offline_agents"
+
+CACHED = "cached"
+DOWNLOADABLE = "from the Hub"
+SHIPPED = "offline agent"
+OUT_OF_REACH = "needs the Hub"
+
+
+@dataclass(frozen=True)
+class GameAvailability:
+    """Whether a game's agent can play here, and where it would come from."""
+
+    game: Game
+    source: str  # CACHED, DOWNLOADABLE, SHIPPED or OUT_OF_REACH
+
+    @property
+    def playable(self) -> bool:
+        return self.source != OUT_OF_REACH
+
+    @property
+    def label(self) -> str:
+        """The game as the dropdown shows it, e.g. ``Pong · needs the Hub (not cached)``."""
+        suffix = {OUT_OF_REACH: "needs the Hub (not cached)", SHIPPED: "offline agent"}.get(self.source, self.source)
+        return f"{self.game.title} · {suffix}"
 
 
 def offline_agent_files(env_id: str) -> AgentFiles | None:
@@ -32,16 +58,42 @@ def offline_agent_files(env_id: str) -> AgentFiles | None:
     )
 
 
-def offline_games() -> list[str]:
-    """Keys of the games that have a shipped agent."""
-    return [key for key, game in GAMES.items() if offline_agent_files(game.env_id) is not None]
+def is_cached(repo_id: str, env_id: str) -> bool:
+    """Whether the Hugging Face cache holds an RL Zoo agent's model zip and ``config.yml``."""
+    has_config = isinstance(try_to_load_from_cache(repo_id, "config.yml"), str)
+    return has_config and any(
+        isinstance(try_to_load_from_cache(repo_id, f"{algo}-{env_id}.zip"), str) for algo in ("dqn", "qrdqn")
+    )
 
 
-def first_playable_game() -> str:
-    """The default game, unless its agent can be neither downloaded nor found in the cache while a
-    shipped agent can play: then the first game with a shipped agent, so the first click works."""
-    game = GAMES[DEFAULT_GAME]
-    cached = try_to_load_from_cache(game.repo_id, f"dqn-{game.env_id}.zip")
-    if isinstance(cached, str) or not offline_games() or hub_reachable():
-        return DEFAULT_GAME
-    return offline_games()[0]
+def availability(online: bool | None = None) -> list[GameAvailability]:
+    """Every catalog game with where its agent would come from now, in catalog order."""
+    online = hub_reachable() if online is None else online
+    found = []
+    for game in GAMES.values():
+        if is_cached(game.repo_id, game.env_id):
+            source = CACHED
+        elif online:
+            source = DOWNLOADABLE
+        elif offline_agent_files(game.env_id) is not None:
+            source = SHIPPED
+        else:
+            source = OUT_OF_REACH
+        found.append(GameAvailability(game, source))
+    return found
+
+
+def first_playable_game(online: bool | None = None) -> str:
+    """The default game: the first in the catalog whose agent can play here (Space Invaders with the
+    Hub or its cache; else a game with a shipped agent). Space Invaders if none can."""
+    playable = [entry.game.key for entry in availability(online) if entry.playable]
+    return playable[0] if playable else next(iter(GAMES))
+
+
+def playable_now_sentence(online: bool | None = None) -> str:
+    """Names the agents that would play here now, for an error about one that cannot."""
+    playable = [entry for entry in availability(online) if entry.playable]
+    if not playable:
+        return "No agent can play here now: connect to the Hub once to download one."
+    names = ", ".join(f"{entry.game.title} ({entry.source})" for entry in playable[:4])
+    return f"Agents that can play here now: {names}."

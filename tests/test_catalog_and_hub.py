@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.catalog import DEFAULT_GAME, GAMES, get_game
+from agents.catalog import GAMES, get_game
 from agents.errors import AgentError
 from agents.hub import check_repo_id, fetch_agent_files
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_catalog_offers_the_ten_rl_zoo_dqn_games_space_invaders_first():
-    assert list(GAMES)[0] == DEFAULT_GAME == "SpaceInvaders"
+    assert list(GAMES)[0] == "SpaceInvaders"
     assert len(GAMES) == 10
     assert get_game("Ms. Pac-Man").repo_id == "sb3/dqn-MsPacmanNoFrameskip-v4"
     assert get_game("PongNoFrameskip-v4").env_id == "PongNoFrameskip-v4"

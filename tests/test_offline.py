@@ -50,7 +50,29 @@ def test_the_hub_agent_wins_over_the_shipped_one_when_cached(hf_cache, shipped_q
         shutil.rmtree(hf_cache / f"models--sb3--dqn-{QBERT}")
 
 
-def test_default_game_switches_to_a_shipped_one_only_when_the_default_cannot_play(hf_cache, shipped_qbert, monkeypatch):
-    assert offline.first_playable_game() == "SpaceInvaders"  # cached: it stays the default
-    monkeypatch.setattr(offline, "DEFAULT_GAME", "Enduro")  # neither cached nor shipped, Hub offline
-    assert offline.first_playable_game() == "Qbert"
+def test_default_game_is_the_first_that_can_play_here(hf_cache, shipped_qbert, monkeypatch):
+    assert offline.first_playable_game() == "SpaceInvaders"  # cached: the catalog's first game stays the default
+    monkeypatch.setattr(offline, "try_to_load_from_cache", lambda *args, **kwargs: None)  # nothing is cached
+    assert offline.first_playable_game(online=False) == "Qbert"  # shipped: the only one that plays offline
+    assert offline.first_playable_game(online=True) == "SpaceInvaders"  # downloadable
+
+
+def test_the_dropdown_says_which_agents_can_play_offline(hf_cache, shipped_qbert):
+    labels = {entry.game.key: entry.label for entry in offline.availability(online=False)}
+    assert labels["SpaceInvaders"] == "Space Invaders · cached"
+    assert labels["Qbert"] == "Q*bert · offline agent"
+    assert labels["Enduro"] == "Enduro · needs the Hub (not cached)"
+    assert {entry.label.split(" · ")[1] for entry in offline.availability(online=True)} <= {"cached", "from the Hub"}
+
+
+def test_an_agent_out_of_reach_is_refused_naming_those_that_can_play(hf_cache, shipped_qbert):
+    with pytest.raises(
+        HubUnavailable, match=r"sb3/dqn-EnduroNoFrameskip-v4.*can play here now: Space Invaders \(cached\)"
+    ):
+        load_agent("Enduro")
+    with pytest.raises(HubUnavailable, match=r"Q\*bert \(offline agent\)"):
+        load_agent("Qbert", "someone/dqn-QbertNoFrameskip-v4")
+
+
+def test_no_game_named_plays_the_first_that_can(hf_cache):
+    assert load_agent(None).game.key == "SpaceInvaders" and load_agent("").game.key == "SpaceInvaders"
