@@ -2,6 +2,9 @@
 action, score, lives and step, a running trace of the agent's value estimate (max Q), and,
 optionally, the stacked 84x84 frames the network actually receives.
 
+The bars start from a shared zero on a scale that only widens during a game (and is written above
+them), so their lengths compare honestly, within a frame and from frame to frame.
+
 Frames are drawn with OpenCV into a preallocated canvas over a background drawn once, so the
 overlay costs well under a millisecond a step.
 """
@@ -38,10 +41,11 @@ class OverlayRenderer:
         self.height = self.game_height + self.game_height % 2 + (VIEW_HEIGHT if agent_view else 0)
         self.width = self.game_width + PANEL_WIDTH
         self.max_q_history: deque[float] = deque(maxlen=TRACE_LENGTH)
+        self.scale_low, self.scale_high = 0.0, 0.0  # the bars' scale: it always holds 0 and only widens
         self.panel_x = self.game_width + 12
-        self.trace_top = 80
-        self.trace_height = 64
-        self.bars_top = self.trace_top + self.trace_height + 32
+        self.trace_top = 88
+        self.trace_height = 60
+        self.bars_top = self.trace_top + self.trace_height + 36
         bars_height = self.game_height - self.bars_top - 6
         self.row_height = int(min(32, bars_height / len(action_names)))
         self.view_top = self.game_height + 24
@@ -56,12 +60,11 @@ class OverlayRenderer:
     def _draw_background(self) -> np.ndarray:
         image = np.full((self.height, self.width, 3), BACKGROUND, dtype=np.uint8)
         x = self.panel_x
-        cv2.putText(image, "value estimate (max Q)", (x, self.trace_top - 8), FONT, 0.45, MUTED, 1, cv2.LINE_AA)
+        cv2.putText(image, "value estimate (max Q)", (x, self.trace_top - 8), FONT, 0.5, MUTED, 1, cv2.LINE_AA)
         cv2.rectangle(
             image, (x, self.trace_top), (self.width - 16, self.trace_top + self.trace_height), (45, 45, 60), 1
         )
-        cv2.putText(image, "Q-value of each action", (x, self.bars_top - 12), FONT, 0.45, MUTED, 1, cv2.LINE_AA)
-        font_scale = min(0.5, self.row_height / 40)
+        font_scale = self._row_font_scale()
         for row, name in enumerate(self.action_names):
             y = self.bars_top + row * self.row_height + int(self.row_height * 0.7)
             cv2.putText(image, name, (x, y), FONT, font_scale, TEXT, 1, cv2.LINE_AA)
@@ -70,26 +73,42 @@ class OverlayRenderer:
             cv2.putText(image, label, (12, self.view_top - 8), FONT, 0.45, MUTED, 1, cv2.LINE_AA)
         return image
 
+    def _row_font_scale(self) -> float:
+        return min(0.55, self.row_height / 34)
+
     def _draw_bars(self, step: Step) -> None:
         q = step.q_values
-        low, high = float(q.min()), float(q.max())
-        spread = high - low if high > low else 1.0
+        self.scale_low = min(self.scale_low, float(q.min()))
+        self.scale_high = max(self.scale_high, float(q.max()))
+        span = self.scale_high - self.scale_low or 1.0
         bar_left, bar_right = self.panel_x + 120, self.width - 76
-        font_scale = min(0.5, self.row_height / 40)
+
+        def x_of(value: float) -> int:
+            return bar_left + int(round((value - self.scale_low) / span * (bar_right - bar_left)))
+
+        if self.scale_low == 0:
+            title = f"Q-values (bars from 0 to {self.scale_high:.2f})"
+        else:
+            title = f"Q-values (bars from the 0 line; {self.scale_low:.2f} to {self.scale_high:.2f})"
+        cv2.putText(self.canvas, title, (self.panel_x, self.bars_top - 14), FONT, 0.45, MUTED, 1, cv2.LINE_AA)
+        font_scale = self._row_font_scale()
         greedy = int(np.argmax(q))
+        zero = x_of(0.0)
         for row, value in enumerate(q):
             top = self.bars_top + row * self.row_height + 3
             bottom = top + self.row_height - 6
-            length = int((bar_right - bar_left) * (0.15 + 0.85 * (value - low) / spread))
+            end = x_of(float(value))
             colour = RANDOM if (row == step.action and step.exploratory) else GREEDY if row == greedy else BAR
-            cv2.rectangle(self.canvas, (bar_left, top), (bar_left + length, bottom), colour, -1)
+            cv2.rectangle(self.canvas, (min(zero, end), top), (max(zero, end), bottom), colour, -1)
             if row == step.action:
                 cv2.rectangle(self.canvas, (bar_left - 3, top - 2), (self.width - 8, bottom + 2), CHOSEN, 2)
             text_y = top + int(self.row_height * 0.55)
             cv2.putText(self.canvas, f"{value:.2f}", (self.width - 68, text_y), FONT, font_scale, TEXT, 1, cv2.LINE_AA)
-        if step.exploratory:
+        bars_bottom = self.bars_top + len(q) * self.row_height
+        cv2.line(self.canvas, (zero, self.bars_top), (zero, bars_bottom), MUTED, 1)
+        if step.exploratory and self.row_height >= 20:  # on thinner rows the bar's colour says it
             y = self.bars_top + step.action * self.row_height + int(self.row_height * 0.6)
-            cv2.putText(self.canvas, "RANDOM", (bar_left + 4, y), FONT, font_scale, (20, 20, 20), 1, cv2.LINE_AA)
+            cv2.putText(self.canvas, "RANDOM", (zero + 4, y), FONT, font_scale, (20, 20, 20), 1, cv2.LINE_AA)
 
     def _draw_trace(self) -> None:
         values = np.fromiter(self.max_q_history, dtype=np.float32)
@@ -100,8 +119,9 @@ class OverlayRenderer:
         ys = self.trace_top + self.trace_height - 4 - (values - low) / spread * (self.trace_height - 8)
         points = np.stack([xs, ys], axis=1).astype(np.int32)
         cv2.polylines(self.canvas, [points], False, TRACE, 1, cv2.LINE_AA)
+        # The number goes on the label's line, above the box, never on the trace itself.
         cv2.putText(
-            self.canvas, f"{values[-1]:.2f}", (right - 50, self.trace_top + 16), FONT, 0.45, TRACE, 1, cv2.LINE_AA
+            self.canvas, f"{values[-1]:.2f}", (right - 44, self.trace_top - 8), FONT, 0.5, TRACE, 1, cv2.LINE_AA
         )
 
     def _draw_agent_view(self, observation: np.ndarray) -> None:
@@ -118,9 +138,9 @@ class OverlayRenderer:
         self.canvas[: self.game_height, : self.game_width] = game
         self.max_q_history.append(float(step.q_values.max()))
         x = self.panel_x
-        cv2.putText(self.canvas, f"SCORE {step.score - step.reward:.0f}", (x, 30), FONT, 0.8, TEXT, 2, cv2.LINE_AA)
+        cv2.putText(self.canvas, f"SCORE {step.score - step.reward:.0f}", (x, 32), FONT, 0.9, TEXT, 2, cv2.LINE_AA)
         status = f"lives {step.lives}   step {step.index}" if step.lives else f"step {step.index}"
-        cv2.putText(self.canvas, status, (x, 54), FONT, 0.5, MUTED, 1, cv2.LINE_AA)
+        cv2.putText(self.canvas, status, (x, 60), FONT, 0.6, MUTED, 1, cv2.LINE_AA)
         self._draw_trace()
         self._draw_bars(step)
         if self.agent_view:
