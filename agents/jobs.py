@@ -17,10 +17,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from agents.agent import find_agent_files, game_or_default
 from agents.catalog import get_game
 from agents.errors import AgentError
 from agents.evaluation import Evaluation, evaluate_run
-from agents.hub import fetch_agent_files
 from agents.publish import hub_repo_id, push_to_hub, stage_for_hub
 from agents.train import (
     LiveProgress,
@@ -31,6 +31,7 @@ from agents.train import (
     train,
     training_device,
 )
+from agents.training_time import PhaseClock, format_duration, step_costs
 
 SAVE_PROGRESS_S = 5
 KEEP_CHECKPOINTS = 2
@@ -110,10 +111,11 @@ class JobManager:
                     f"A training job is already running: {progress_line(self.status())}. "
                     "Wait for it to finish, or cancel it."
                 )
-            game = get_game(settings.game)
+            game = game_or_default(settings.game)
+            settings = dataclasses.replace(settings, game=game.key)
             memory = check_memory(settings.resolved_hyperparameters())
-            if settings.start != "scratch":  # a missing or unreachable start repo is said now, not later
-                fetch_agent_files(game.repo_id if settings.start == "pretrained" else settings.start, game.env_id)
+            if settings.start != "scratch":  # a missing or unreachable start agent is said now, not later
+                find_agent_files(game, None if settings.start == "pretrained" else settings.start)
             record = {
                 "id": time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
                 "settings": dataclasses.asdict(settings),
@@ -174,8 +176,9 @@ class JobManager:
 
     def _launch(self, record: dict[str, Any], resume: bool) -> None:
         settings = TrainingSettings(**record["settings"])
-        total = int(settings.resolved_hyperparameters()["n_timesteps"])
-        self.progress = LiveProgress(total)
+        hyperparameters = settings.resolved_hyperparameters()
+        clock = PhaseClock(hyperparameters, step_costs(training_device()))
+        self.progress = LiveProgress(int(hyperparameters["n_timesteps"]), clock=clock)
         saved = self._saved_progress(record["id"]) if resume else None
         if saved:
             self.progress.episodes = [tuple(episode) for episode in saved["episodes"]]
@@ -236,5 +239,5 @@ def progress_line(status: dict[str, Any]) -> str:
     left = progress.get("seconds_left")
     text = f"{status.get('game', '?')}: {status.get('phase', '?')}, {done:,}/{total:,} steps at {rate:.0f} steps/s"
     if left is not None and status.get("phase") == "training":
-        text += f", about {left / 60:.0f} min left"
+        text += f", {format_duration(left)} left"
     return text
