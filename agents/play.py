@@ -1,6 +1,6 @@
-"""Command line: play one game and write ``episode.mp4`` and ``steps.csv``.
+"""Command line: play one game and write episode.mp4 and steps.csv.
 
-    python -m agents.play --game SpaceInvaders --seed 0 --max-steps 2000 --epsilon 0 --out DIR
+    python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/
 
 The last line printed is a JSON summary.
 """
@@ -11,21 +11,45 @@ import sys
 from pathlib import Path
 
 from agents.agent import load_agent
-from agents.catalog import DEFAULT_GAME, GAMES
+from agents.catalog import GAMES
 from agents.episode import MAX_STEPS_LIMIT, play_to_folder
 from agents.errors import AgentError
 
+CLI_DESCRIPTION = """Play one whole Atari game with a DQN agent from the Hub (or the Arena's
+offline agent) and write episode.mp4, the gameplay with the agent's Q-values
+beside it, and steps.csv, one row per step, into the --out folder. The last
+line printed is a JSON summary (game, repo, seed, steps, score, terminated,
+seconds); errors go to stderr with exit status 2."""
+CLI_EXAMPLES = """examples:
+  python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/
+  python -m agents.play --game SpaceInvaders --out out/  # needs the Hub (or its cache)"""
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.play", description=__doc__.splitlines()[0])
-    parser.add_argument("--game", default=DEFAULT_GAME, help=f"one of {', '.join(GAMES)}")
-    parser.add_argument("--repo-id", default=None, help="a Hub repo in the RL Zoo layout (default: sb3/dqn-<Game>)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epsilon", type=float, default=0.01, help="exploration rate (0 = greedy)")
-    parser.add_argument("--max-steps", type=int, default=MAX_STEPS_LIMIT, help=f"at most {MAX_STEPS_LIMIT}")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.play",
+        description=CLI_DESCRIPTION,
+        epilog=CLI_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--game", default=None, help=f"one of {', '.join(GAMES)} (default: the first whose agent can play here)"
+    )
+    parser.add_argument(
+        "--repo-id", default=None, help="a Hub repo in the RL Zoo layout (default: sb3/dqn-<Game>NoFrameskip-v4)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the game's seed: same seed, same game (default: 0)")
+    parser.add_argument("--epsilon", type=float, default=0.01, help="exploration rate, 0 = greedy (default: 0.01)")
+    parser.add_argument(
+        "--max-steps", type=int, default=MAX_STEPS_LIMIT, help=f"step cap, at most {MAX_STEPS_LIMIT} (default)"
+    )
     parser.add_argument("--agent-view", action="store_true", help="add the stacked 84x84 frames the agent sees")
     parser.add_argument("--out", type=Path, required=True, help="folder for episode.mp4 and steps.csv")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         agent = load_agent(args.game, args.repo_id)
         result = play_to_folder(

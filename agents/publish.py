@@ -101,6 +101,16 @@ def stage_for_hub(
     return out
 
 
+def hub_username(token: str) -> str:
+    """Whose token this is, asked of the Hub (the name agents are pushed under)."""
+    try:
+        return HfApi(token=token).whoami()["name"]
+    except Exception as error:  # network or token trouble, worded for the user
+        raise AgentError(
+            f"Could not ask the Hub whose token this is ({type(error).__name__}); check the token and the network."
+        ) from None
+
+
 def push_to_hub(folder: Path, repo_id: str, token: str) -> str:
     """Create the model repo if needed and upload the staged folder; returns the repo's URL."""
     api = HfApi(token=token)

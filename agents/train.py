@@ -1,7 +1,6 @@
 """Train (or fine-tune) a DQN Atari agent with the RL Zoo's own experiment manager.
 
-    python -m agents.train --game Pong --timesteps 500000 --out runs/ [--from pretrained|scratch|OWNER/NAME]
-        [--learning-rate 1e-4 --buffer-size 100000 ...]
+    python -m agents.train --game Breakout --timesteps 2000 --learning-starts 500 --buffer-size 2000 --out runs/
 
 ``rl_zoo3``'s ``ExperimentManager`` reads its DQN Atari hyperparameters, applies the overrides,
 builds the environments and callbacks (evaluation, periodic checkpoints), and writes the run folder
@@ -13,6 +12,7 @@ import argparse
 import contextlib
 import io
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,11 +26,11 @@ from huggingface_hub import get_token
 from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
-from agents.catalog import GAMES, get_game
-from agents.checkpoint import build_q_function, read_checkpoint
+from agents.agent import find_agent_files, game_or_default
+from agents.catalog import GAMES, Game
+from agents.checkpoint import Checkpoint, build_q_function, read_checkpoint
 from agents.errors import AgentError
 from agents.evaluation import evaluate_run
-from agents.hub import fetch_agent_files
 from agents.hyperparams import (
     EDITABLE,
     available_memory_bytes,
@@ -38,7 +38,8 @@ from agents.hyperparams import (
     replay_memory_bytes,
     rl_zoo_atari_defaults,
 )
-from agents.publish import push_to_hub, stage_for_hub
+from agents.publish import hub_repo_id, hub_username, push_to_hub, stage_for_hub
+from agents.training_time import PhaseClock
 
 ALGO = "dqn"
 MEMORY_HEADROOM_BYTES = 1_500_000_000  # the app, the network and the environments besides the replay memory
@@ -81,9 +82,10 @@ def check_memory(hyperparameters: dict[str, Any]) -> int:
 class LiveProgress(BaseCallback):
     """Records what a training run's page shows, and stops the run when asked to."""
 
-    def __init__(self, total_timesteps: int, start_timesteps: int = 0) -> None:
+    def __init__(self, total_timesteps: int, start_timesteps: int = 0, clock: PhaseClock | None = None) -> None:
         super().__init__()
         self.total_timesteps = total_timesteps
+        self.clock = clock
         self.start_timesteps = start_timesteps
         self.started = time.monotonic()
         self.timesteps = start_timesteps
@@ -95,6 +97,8 @@ class LiveProgress(BaseCallback):
 
     def _on_step(self) -> bool:
         self.timesteps = self.start_timesteps + self.num_timesteps_this_run()
+        if self.clock is not None:
+            self.clock.update(self.timesteps)
         for info in self.locals.get("infos", []):
             if "episode" in info:
                 self.episodes.append((self.timesteps, float(info["episode"]["r"])))
@@ -115,7 +119,12 @@ class LiveProgress(BaseCallback):
         elapsed = (self.ended or time.monotonic()) - self.started
         done_here = self.timesteps - self.start_timesteps
         rate = done_here / elapsed if elapsed > 0 and done_here > 0 else 0.0
-        left = (self.total_timesteps - self.timesteps) / rate if rate else None
+        if self.ended is not None:
+            left = 0.0
+        elif self.clock is not None:
+            left = self.clock.seconds_left(self.timesteps)
+        else:
+            left = (self.total_timesteps - self.timesteps) / rate if rate else None
         return {
             "seconds": elapsed,
             "timesteps": self.timesteps,
@@ -128,15 +137,23 @@ class LiveProgress(BaseCallback):
         }
 
 
-def _load_start_weights(model, start: str, env_id: str, game_key: str) -> None:
-    """Copy a Hub checkpoint's Q-network weights into the new model (online and target networks),
-    through the Play tab's safe loader and its checks of actions, observations and shapes."""
-    repo_id = GAMES[game_key].repo_id if start == "pretrained" else start
-    files = fetch_agent_files(repo_id, env_id)
+def _read_start_checkpoint(start: str, game: Game) -> tuple[str, Checkpoint]:
+    """The Hub checkpoint to fine-tune (the game's pretrained agent, its shipped offline agent when the
+    Hub is out of reach, or a repo id), read through the Play tab's safe loader."""
+    files = find_agent_files(game, None if start == "pretrained" else start)
     if files.algo != ALGO:
-        raise AgentError(f"{repo_id} holds a {files.algo.upper()} agent; training fine-tunes DQN agents only.")
+        raise AgentError(f"{files.repo_id} holds a {files.algo.upper()} agent; training fine-tunes DQN agents only.")
     try:
-        q_function = build_q_function(read_checkpoint(files.model_zip), model.observation_space, model.action_space)
+        return files.repo_id, read_checkpoint(files.model_zip)
+    except AgentError as error:
+        raise AgentError(f"{files.repo_id}: {error}") from None
+
+
+def _load_start_weights(model, repo_id: str, checkpoint: Checkpoint) -> None:
+    """Copy a checkpoint's Q-network weights into the new model (online and target networks), after the
+    Play tab's checks of actions, observations and shapes."""
+    try:
+        q_function = build_q_function(checkpoint, model.observation_space, model.action_space)
     except AgentError as error:
         raise AgentError(f"{repo_id}: {error}") from None
     model.policy.q_net.load_state_dict(q_function.network.state_dict())
@@ -198,7 +215,7 @@ def train(
     With ``resume_run``, the run continues from its last periodic checkpoint: its weights, its step
     count and its exploration schedule (the replay memory is refilled, not restored).
     """
-    game = get_game(settings.game)
+    game = game_or_default(settings.game)
     env_id = game.env_id
     overrides = check_hyperparameters(settings.hyperparameters)
     hyperparameters = {**rl_zoo_atari_defaults(), **overrides}
@@ -207,6 +224,10 @@ def train(
     out = Path(out)
     checkpoint = latest_checkpoint(resume_run) if resume_run is not None else None
     done = checkpoint[1] if checkpoint else 0
+    # The start agent is found and read before any folder is made: a failed start leaves nothing behind.
+    fresh_start = resume_run is None and settings.start != "scratch"
+    start = _read_start_checkpoint(settings.start, game) if fresh_start else None
+    new_out = not out.exists()
 
     manager = ExperimentManager(
         _experiment_args(settings, env_id, out, hyperparameters, overrides),
@@ -228,8 +249,15 @@ def train(
         manager.params_path = str(resume_run / env_id)
         for monitor in resume_run.glob("0.monitor.csv"):
             monitor.rename(resume_run / f"0.before-{done}.monitor.csv")
-    with contextlib.redirect_stdout(io.StringIO()):
-        model, _ = manager.setup_experiment()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            model, _ = manager.setup_experiment()
+        if start is not None:
+            _load_start_weights(model, *start)
+    except BaseException:
+        if resume_run is None:  # the folders made for this run
+            shutil.rmtree(out if new_out else manager.save_path, ignore_errors=True)
+        raise
     (Path(manager.params_path) / "env_kwargs.yml").write_text(yaml.safe_dump({}))
 
     if checkpoint is not None:
@@ -237,8 +265,6 @@ def train(
         model.policy.load_state_dict(weights)
         model.num_timesteps = done
         _restore_evaluations(manager, resume_run)
-    elif settings.start != "scratch":
-        _load_start_weights(model, settings.start, env_id, game.key)
 
     callbacks = [*manager.callbacks]
     if progress is not None:
@@ -264,41 +290,80 @@ def _restore_evaluations(manager: ExperimentManager, run: Path) -> None:
         evaluation.evaluations_length = list(saved["ep_lengths"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--game", required=True, help=f"one of {', '.join(GAMES)}")
+CLI_DESCRIPTION = """Train (or fine-tune) a DQN Atari agent with the RL Zoo's experiment manager
+and its DQN Atari hyperparameters, then score it over seeded games, render a
+replay, and stage (or push) it in the RL Zoo's Hub layout. The last line
+printed is a JSON summary."""
+CLI_EXAMPLES = """examples:
+  python -m agents.train --game Breakout --timesteps 2000 --learning-starts 500 --buffer-size 2000 --out runs/
+  python -m agents.train --game Pong --timesteps 500000 --learning-starts 20000 --out runs/  # needs the Hub
+  python -m agents.train --game Breakout --timesteps 1000000 --out runs/ --push  # needs the Hub and a token"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.train",
+        description=CLI_DESCRIPTION,
+        epilog=CLI_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--game", default=None, help=f"one of {', '.join(GAMES)} (default: the first whose agent can play here)"
+    )
     parser.add_argument("--timesteps", type=int, required=True, help="environment steps to train for")
-    parser.add_argument("--out", type=Path, required=True, help="RL Zoo log folder for the run")
-    parser.add_argument("--from", dest="start", default="pretrained", help="pretrained, scratch, or a Hub repo id")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-freq", type=int, default=25_000)
-    parser.add_argument("--save-freq", type=int, default=50_000)
-    parser.add_argument("--n-eval-episodes", type=int, default=5, help="seeded games scored at the end")
-    parser.add_argument("--push", metavar="OWNER/NAME", help="upload the result to this Hub repo (token: HF_TOKEN)")
+    parser.add_argument("--out", type=Path, required=True, help="RL Zoo log folder for the run, e.g. runs/")
+    parser.add_argument(
+        "--from",
+        dest="start",
+        default="pretrained",
+        help="pretrained (the game's sb3 agent, or its offline agent when the Hub is out of reach), scratch, "
+        "or a Hub repo id (default: pretrained)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
+    parser.add_argument("--eval-freq", type=int, default=25_000, help="steps between evaluations (default: 25000)")
+    parser.add_argument("--save-freq", type=int, default=50_000, help="steps between checkpoints (default: 50000)")
+    parser.add_argument("--n-eval-episodes", type=int, default=5, help="seeded games scored at the end (default: 5)")
+    parser.add_argument(
+        "--push",
+        nargs="?",
+        const="",
+        metavar="OWNER/NAME",
+        help="upload the result to the Hub, as OWNER/NAME or, with no value, as <you>/dqn-<EnvId>; the token "
+        "is this machine's (HF_TOKEN or hf auth login)",
+    )
     for name, (kind, _, _, meaning) in EDITABLE.items():
         if name != "n_timesteps":
-            parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=meaning)
-    args = parser.parse_args(argv)
+            default = rl_zoo_atari_defaults()[name]
+            parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{meaning} (RL Zoo: {default})")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     overrides = {name: getattr(args, name) for name in EDITABLE if name != "n_timesteps"}
     overrides = {name: value for name, value in overrides.items() if value is not None}
-    settings = TrainingSettings(
-        game=args.game,
-        start=args.start,
-        hyperparameters={**overrides, "n_timesteps": args.timesteps},
-        seed=args.seed,
-        eval_freq=args.eval_freq,
-        n_eval_episodes=args.n_eval_episodes,
-        save_freq=args.save_freq,
-    )
     try:
-        game = get_game(args.game)
-        print(f"Training on {training_device()}", file=sys.stderr)
+        game = game_or_default(args.game)
+        settings = TrainingSettings(
+            game=game.key,
+            start=args.start,
+            hyperparameters={**overrides, "n_timesteps": args.timesteps},
+            seed=args.seed,
+            eval_freq=args.eval_freq,
+            n_eval_episodes=args.n_eval_episodes,
+            save_freq=args.save_freq,
+        )
+        token = get_token() if args.push is not None else None
+        if args.push is not None and not token:
+            raise AgentError("Pushing needs a Hugging Face token: set HF_TOKEN or run `hf auth login` first.")
+        repo_id = args.push or (hub_repo_id(hub_username(token), game.env_id) if args.push is not None else None)
+        print(f"Training {game.env_id} on {training_device()}", file=sys.stderr)
         run = train(settings, args.out, show_progress_bar=True)
         print(f"Evaluating over {args.n_eval_episodes} games and rendering a replay", file=sys.stderr)
         evaluation, replay = evaluate_run(run, game, run / "replay", args.n_eval_episodes)
-        organization = args.push.split("/")[0] if args.push else "OWNER"
+        organization = repo_id.split("/")[0] if repo_id else "OWNER"
         staged = stage_for_hub(run, game.env_id, organization, evaluation, replay.video, run / "hub")
-        pushed = push_to_hub(staged, args.push, get_token()) if args.push else None
+        pushed = push_to_hub(staged, repo_id, token) if repo_id else None
     except AgentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

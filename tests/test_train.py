@@ -16,14 +16,13 @@ import yaml
 
 from agents import access
 from agents.agent import load_agent
-from agents.catalog import get_game
 from agents.checkpoint import read_checkpoint
 from agents.errors import AgentError
 from agents.hub import fetch_agent_files
 from agents.hyperparams import check_hyperparameters, rl_zoo_atari_defaults
 from agents.jobs import JobManager
 from agents.train import TrainingSettings, check_memory, train
-from agents.train_session import memory_note, start_training, training_curve
+from agents.train_session import plan_note, start_training, training_curve
 from tests import hub_cache
 
 pytestmark = pytest.mark.slow
@@ -146,12 +145,15 @@ def test_absurd_hyperparameters_are_refused(values, message):
 def test_a_replay_memory_that_does_not_fit_is_refused_before_starting():
     with pytest.raises(AgentError, match=r"needs 56\.4 GB.*Lower buffer_size"):
         check_memory({**rl_zoo_atari_defaults(), "buffer_size": 1_000_000})
-    assert "5.64 GB" in memory_note(100_000) and "fits" in memory_note(100_000)
-    assert "does not fit" in memory_note(10_000_000)
+    assert "5.64 GB" in plan_note({"buffer_size": 100_000}) and "so it fits" in plan_note({"buffer_size": 100_000})
+    assert "does not fit" in plan_note({"buffer_size": 10_000_000})
 
 
-def test_training_is_off_without_a_gpu_unless_allowed(monkeypatch, tmp_path):
+def test_a_space_without_a_gpu_trains_only_when_allowed(monkeypatch, tmp_path):
     monkeypatch.delenv(access.CPU_TRAINING_VARIABLE, raising=False)
+    available, reason = access.training_available()
+    assert available and "This machine has no GPU" in reason  # off a Space, whoever runs it decides
+    monkeypatch.setenv("SPACE_ID", "alice/atari-dqn-arena")
     available, reason = access.training_available()
     assert not available and "Duplicate the Space" in reason
     with pytest.raises(AgentError, match="Training is off"):
@@ -265,5 +267,41 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
     assert np.isfinite(status["results"]["mean_reward"])
 
 
-def test_catalog_game_for_training_exists():
-    assert get_game("Pong").env_id == "PongNoFrameskip-v4"
+def test_a_failed_start_leaves_no_run_folder(hf_cache, tmp_path):
+    breakout_zip = fetch_agent_files("sb3/dqn-BreakoutNoFrameskip-v4", BREAKOUT).model_zip
+    hub_cache.add_rl_zoo_repo(hf_cache, "tester/dqn-PongNoFrameskip-v4", "PongNoFrameskip-v4", breakout_zip)
+    out = tmp_path / "runs"
+    command = [sys.executable, "-m", "agents.train", "--game", "Pong", "--timesteps", "1000", "--out", str(out)]
+    for start, message in (
+        ("nobody/dqn-PongNoFrameskip-v4", "not in the local Hugging Face cache"),  # refused before anything is made
+        ("tester/dqn-PongNoFrameskip-v4", "actions"),  # 4 actions for Pong's 6: refused once the model is built
+    ):
+        run = subprocess.run([*command, "--from", start], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 2 and message in run.stderr, run.stderr[-2000:]
+        assert not out.exists()
+
+
+def test_fine_tuning_starts_from_the_shipped_agent_when_the_hub_is_out_of_reach(tmp_path):
+    """An empty cache and no network: "pretrained" is Breakout's offline agent, whose weights the run starts from."""
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "agents.train",
+        "--timesteps",
+        "1000",
+        "--learning-starts",
+        "2000",
+        "--out",
+        "runs",
+    ]
+    command += ["--buffer-size", "1000", "--eval-freq", "-1", "--n-eval-episodes", "1"]
+    run = subprocess.run(command, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["game"] == "Breakout"  # the first game whose agent can play here
+    shipped = read_checkpoint(ROOT / "offline_agents" / BREAKOUT / f"dqn-{BREAKOUT}.zip").state_dict
+    trained = read_checkpoint(tmp_path / summary["run"] / f"{BREAKOUT}.zip").state_dict
+    for name, value in shipped.items():
+        if name.startswith("q_net."):  # no gradient step before learning_starts: the weights are the shipped ones
+            torch.testing.assert_close(trained[name], value)
