@@ -1,67 +1,98 @@
 """Atari DQN Arena: the Gradio UI. It only wires components to the ``agents`` package."""
 
 import os
+import threading
+import traceback
 
 import gradio as gr
 from gradio.data_classes import FileData
 
-from agents.access import on_a_space, training_available
-from agents.catalog import DEFAULT_GAME, GAMES
+from agents.access import on_a_space, push_note, training_available
 from agents.episode import MAX_STEPS_LIMIT
 from agents.errors import AgentError
 from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
-from agents.offline import first_playable_game
-from agents.session import play_once, play_stream, q_value_plot_data, summary_markdown
+from agents.offline import availability, first_playable_game
+from agents.session import (
+    PLOT_VIEWS,
+    Q_VALUE_MEANING,
+    failure_markdown,
+    play_once,
+    play_stream,
+    q_value_plot_data,
+    summary_markdown,
+)
+from agents.train import training_device
 from agents.train_session import (
     cancel_training,
+    controls,
     default_hyperparameters,
-    memory_note,
+    job_form_values,
+    plan_note,
     push_training,
     start_training,
     status_markdown,
     training_curve,
 )
+from agents.training_time import step_costs
 
 jobs = JobManager()
 TRAINING_ON, TRAINING_NOTE = training_available()
 DEFAULTS = default_hyperparameters()
-START_CHOICES = [("the game's pretrained sb3 agent", "pretrained"), ("scratch", "scratch"), ("a Hub repo:", "repo")]
+START_CHOICES = [("the game's pretrained agent", "pretrained"), ("scratch", "scratch"), ("a Hub repo:", "repo")]
+THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the same offline
+    # Gradio's SemiBold files hold a few dozen glyphs only: weight 600 would mix in a fallback font.
+    font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
+    font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"],
+)
+SCROLL_TO_VIDEO = "() => document.getElementById('gameplay')?.scrollIntoView({behavior: 'smooth', block: 'nearest'})"
 
 INTRO = """# Atari DQN Arena
 Pick a game and press **Play**: a Deep Q-Network agent from the Hugging Face Hub plays a whole game,
 and beside the screen you see what it expects from each action (its Q-values), frame by frame."""
 
 
-def play(game, repo_id, seed, epsilon, max_steps, agent_view, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
-    """Play one game; streams the video while the agent plays, then the summary, plot and files."""
+def game_dropdown_update() -> dict:
+    """The games, each marked with where its agent would come from now, the first playable selected."""
+    games = availability()
+    first = next((entry.game.key for entry in games if entry.playable), games[0].game.key)
+    return gr.Dropdown(choices=[(entry.label, entry.game.key) for entry in games], value=first)
+
+
+def play(game, repo_id, seed, epsilon, max_steps, agent_view, plot_view, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+    """Play one game; streams the video while the agent plays, then the summary, plot and files. A failure
+    is said where the summary goes, and what is on screen stays."""
     try:
         for segment, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, progress):
             if result is None:
-                yield segment, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield {video: segment}
             else:
-                yield (
-                    gr.skip(),
-                    summary_markdown(result),
-                    q_value_plot_data(result),
-                    str(result.video),
-                    str(result.csv),
-                    result.summary(),
-                )
-    except AgentError as error:
-        raise gr.Error(str(error), print_exception=False) from None
+                yield {
+                    summary: summary_markdown(result),
+                    q_plot: gr.LinePlot(q_value_plot_data(result.table, plot_view), visible=True),
+                    plot_view_choice: gr.Radio(visible=True),
+                    played_table: result.table,
+                    full_video: gr.File(str(result.video), visible=True),
+                    steps_csv: gr.File(str(result.csv), visible=True),
+                    summary_json: result.summary(),
+                }
+    except Exception as error:
+        if not isinstance(error, AgentError):
+            traceback.print_exc()
+        kept = "  \nWhat is shown below, if anything, is from the previous game."
+        yield {summary: failure_markdown("Could not play", error) + kept}
 
 
 def play_api(
-    game: str = DEFAULT_GAME,
+    game: str = "",
     repo_id: str = "",
     seed: int = 0,
     epsilon: float = 0.01,
     max_steps: int = MAX_STEPS_LIMIT,
     agent_view: bool = False,
 ) -> tuple[FileData, FileData, dict]:
-    """Play one whole game. Returns the MP4 video, the per-step CSV and a summary
-    (game, repo, seed, epsilon, steps, score, terminated, seconds)."""
+    """Play one whole game (game empty: the first game whose agent can play here). Returns the MP4 video,
+    the per-step CSV and a summary (game, repo, seed, epsilon, steps, score, terminated, seconds)."""
     try:
         result = play_once(game, repo_id, seed, epsilon, max_steps, agent_view)
     except AgentError as error:
@@ -69,21 +100,44 @@ def play_api(
     return FileData(path=str(result.video)), FileData(path=str(result.csv)), result.summary()
 
 
-def show_job(shown_replay=None):
+def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None):
     """The training job's state for the page: text, curve, replay video (sent only when it changes,
-    so a playing replay is not reloaded every tick), raw status."""
+    so a playing replay is not reloaded every tick), raw status, and which buttons can act."""
     status = jobs.status()
-    replay = status.get("replay")
-    replay_update = gr.skip() if replay == shown_replay else replay
-    return status_markdown(status), training_curve(status), replay_update, status, replay
+    replay_path = status.get("replay")
+    can = controls(status, token.token if token else None)
+    return {
+        job_text: status_markdown(status),
+        curve: training_curve(status),
+        replay: gr.skip() if replay_path == replay_on_screen else replay_path,
+        job_json: status,
+        shown_replay: replay_path,
+        start_button: gr.Button(interactive=can["start"]),
+        cancel_button: gr.Button(interactive=can["cancel"]),
+        push_button: gr.Button(interactive=can["push"]),
+    }
+
+
+def load_page(token: gr.OAuthToken | None = None):
+    """A new visit: games marked as they are now, and the Train form showing the job on screen, if any."""
+    status = jobs.status()
+    form = job_form_values(status)
+    games = game_dropdown_update()
+    updates = {game: games, train_game: games, push_text: push_note(token.token if token else None)}
+    updates[plan] = plan_note(form["hyperparameters"] if form else DEFAULTS)
+    if form is not None:
+        updates |= {train_game: gr.Dropdown(choices=games.choices, value=form["game"]), start: form["start"]}
+        updates |= {start_repo: form["start_repo"], train_seed: form["seed"]}
+        updates |= {fields[name]: value for name, value in form["hyperparameters"].items()}
+    return updates | show_job(None, token)
 
 
 def start_job(
-    game,
-    start,
-    repo_id,
-    seed,
-    secret,
+    game_key,
+    start_from,
+    repo,
+    seed_value,
+    secret_value,
     n_timesteps,
     learning_rate,
     buffer_size,
@@ -96,41 +150,39 @@ def start_job(
     gradient_steps,
     profile: gr.OAuthProfile | None,
 ):
-    values = [n_timesteps, learning_rate, buffer_size, learning_starts, batch_size, exploration_fraction]
-    values += [exploration_final_eps, target_update_interval, train_freq, gradient_steps]
-    username = profile.username if profile else None
+    hyperparameters = {name: value for name, value in locals().items() if name in EDITABLE}
     try:
         start_training(
             jobs,
-            game,
-            repo_id if start == "repo" else start,
-            seed,
-            dict(zip(EDITABLE, values, strict=True)),
-            username,
-            secret,
+            game_key,
+            repo if start_from == "repo" else start_from,
+            seed_value,
+            hyperparameters,
+            profile.username if profile else None,
+            secret_value,
         )
-    except AgentError as error:
-        raise gr.Error(str(error), print_exception=False) from None
-    return show_job()
+    except Exception as error:
+        return {train_message: failure_markdown("Could not start training", error)}
+    return show_job() | {train_message: "", replay: None, shown_replay: None}  # the last job's replay goes
 
 
-def cancel_job(secret, profile: gr.OAuthProfile | None):
+def cancel_job(secret_value, profile: gr.OAuthProfile | None):
     try:
-        cancel_training(jobs, profile.username if profile else None, secret)
-    except AgentError as error:
-        raise gr.Error(str(error), print_exception=False) from None
-    return show_job()
+        cancel_training(jobs, profile.username if profile else None, secret_value)
+    except Exception as error:
+        return {train_message: failure_markdown("Could not cancel", error)}
+    return show_job() | {train_message: "Cancelling: the job stops after its current step."}
 
 
 def push_job(profile: gr.OAuthProfile | None, token: gr.OAuthToken | None):
     try:
         return push_training(jobs, profile.username if profile else None, token.token if token else None)
-    except AgentError as error:
-        raise gr.Error(str(error), print_exception=False) from None
+    except Exception as error:
+        return failure_markdown("Could not push", error)
 
 
 def train_api(
-    game: str = "Pong",
+    game: str = "",
     start: str = "pretrained",
     n_timesteps: int = int(DEFAULTS["n_timesteps"]),
     learning_rate: float = DEFAULTS["learning_rate"],
@@ -145,8 +197,9 @@ def train_api(
     seed: int = 0,
     secret: str = "",
 ) -> dict:
-    """Start a training job (start: "pretrained", "scratch" or a Hub repo id). Returns its status; a second
-    job while one runs is refused with the running job's progress."""
+    """Start a training job (game empty: the first whose agent can play here; start: "pretrained",
+    "scratch" or a Hub repo id). Returns its status; a second job while one runs is refused with the
+    running job's progress."""
     hyperparameters = {name: value for name, value in locals().items() if name in EDITABLE}
     try:
         return start_training(jobs, game, start, seed, hyperparameters, None, secret)
@@ -167,13 +220,16 @@ def train_cancel_api(secret: str = "") -> dict:
         raise gr.Error(str(error), print_exception=False) from None
 
 
-with gr.Blocks(title="Atari DQN Arena") as demo:
+with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
     gr.Markdown(INTRO)
     with gr.Tab("Play"):
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=1, min_width=300):
                 game = gr.Dropdown(
-                    choices=[(g.title, g.key) for g in GAMES.values()], value=first_playable_game(), label="Game"
+                    choices=[(entry.label, entry.game.key) for entry in availability()],
+                    value=first_playable_game(),
+                    label="Game",
+                    info="Marked with where its agent comes from: cached, from the Hub, or the offline agent.",
                 )
                 repo_id = gr.Textbox(
                     label="Or any Hub repo (RL Zoo layout, DQN or QR-DQN)",
@@ -191,77 +247,122 @@ with gr.Blocks(title="Atari DQN Arena") as demo:
                 max_steps = gr.Slider(1, MAX_STEPS_LIMIT, value=MAX_STEPS_LIMIT, step=1, label="Step cap")
                 agent_view = gr.Checkbox(label="Show the agent's view (its stacked 84×84 input frames)")
                 play_button = gr.Button("Play", variant="primary")
-            with gr.Column(scale=2):
-                video = gr.Video(label="Gameplay with Q-values", streaming=True, autoplay=True)
+            with gr.Column(scale=2, min_width=300):
+                video = gr.Video(
+                    label="Gameplay with Q-values",
+                    show_label=False,  # a label or button drawn over the video would hide the game's score
+                    buttons=[],
+                    streaming=True,
+                    autoplay=True,
+                    elem_id="gameplay",
+                )
                 summary = gr.Markdown()
-        q_plot = gr.LinePlot(x="step", y="Q-value", color="action", label="Q-value of every action over the game")
+                gr.Markdown(Q_VALUE_MEANING)
+        plot_view_choice = gr.Radio(
+            [(text, key) for key, text in PLOT_VIEWS.items()], value="advantage", label="Plot", visible=False
+        )
+        q_plot = gr.LinePlot(
+            x="step", y="value", color="action", label="Each action's value over the game", visible=False
+        )
+        played_table = gr.State()
         with gr.Row():
-            full_video = gr.File(label="Full video (MP4)")
-            steps_csv = gr.File(label="Every step (CSV)")
+            full_video = gr.File(label="Full video (MP4)", visible=False)
+            steps_csv = gr.File(label="Every step (CSV)", visible=False)
         with gr.Accordion("Summary (JSON)", open=False):
             summary_json = gr.JSON()
+        play_button.click(None, js=SCROLL_TO_VIDEO, api_visibility="private")
+        play_button.click(
+            play,
+            api_name="play_stream",
+            inputs=[game, repo_id, seed, epsilon, max_steps, agent_view, plot_view_choice],
+            outputs=[video, summary, q_plot, plot_view_choice, played_table, full_video, steps_csv, summary_json],
+            api_visibility="private",
+        )
+        plot_view_choice.change(
+            lambda table, view: gr.skip() if table is None else q_value_plot_data(table, view),
+            [played_table, plot_view_choice],
+            q_plot,
+            api_visibility="private",
+        )
     with gr.Tab("Train"):
         gr.Markdown(TRAINING_NOTE)
-        if not TRAINING_ON:
-            gr.DuplicateButton()
-        with gr.Row(visible=on_a_space()):
-            if on_a_space():  # off a Space there is no one to log in as, and anyone at the keyboard may train
+        if on_a_space():  # a Space's visitors log in, or duplicate it; on this machine whoever runs it trains
+            if not TRAINING_ON:
+                gr.DuplicateButton()
+            with gr.Row():
                 gr.LoginButton()
-            secret = gr.Textbox(label="Or the training secret", type="password", scale=2)
+                secret = gr.Textbox(label="Or the training secret", type="password", scale=2)
+        else:
+            secret = gr.State("")
+        gr.Markdown("### A new job")
         with gr.Row():
-            with gr.Column(scale=1):
-                train_game = gr.Dropdown(choices=[(g.title, g.key) for g in GAMES.values()], value="Pong", label="Game")
+            with gr.Column(scale=1, min_width=300):
+                train_game = gr.Dropdown(
+                    choices=[(entry.label, entry.game.key) for entry in availability()],
+                    value=first_playable_game(),
+                    label="Game",
+                )
                 start = gr.Radio(START_CHOICES, value="pretrained", label="Start from")
                 start_repo = gr.Textbox(label="Hub repo to start from", placeholder="OWNER/dqn-PongNoFrameskip-v4")
                 train_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, min_width=300):
                 gr.Markdown("Hyperparameters: the RL Zoo's DQN values for Atari (`rl_zoo3/hyperparams/dqn.yml`).")
                 with gr.Row():
-                    fields = [
-                        gr.Number(value=DEFAULTS[name], label=name, info=meaning, minimum=low, maximum=high)
+                    fields = {
+                        name: gr.Number(value=DEFAULTS[name], label=name, info=meaning, minimum=low, maximum=high)
                         for name, (_, low, high, meaning) in EDITABLE.items()
-                    ]
-                memory = gr.Markdown(memory_note(DEFAULTS["buffer_size"]))
+                    }
+                plan = gr.Markdown()
         with gr.Row():
-            start_button = gr.Button("Start training", variant="primary", interactive=TRAINING_ON)
-            cancel_button = gr.Button("Cancel", variant="stop", interactive=TRAINING_ON)
+            start_button = gr.Button("Start training", variant="primary", interactive=False)
+            cancel_button = gr.Button("Cancel", variant="stop", interactive=False)
+        train_message = gr.Markdown()
+        gr.Markdown("### The job")
         job_text = gr.Markdown()
         curve = gr.LinePlot(x="step", y="score", color="series", label="Episode score during training")
         with gr.Row():
             replay = gr.Video(label="Replay of the trained agent")
             job_json = gr.JSON(label="Job status")
-        push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=TRAINING_ON)
+        push_text = gr.Markdown()
+        push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=False)
         push_result = gr.Markdown()
     shown_replay = gr.State()
-    job_outputs = [job_text, curve, replay, job_json, shown_replay]
-    fields[2].change(memory_note, fields[2], memory)
-    start_button.click(
-        start_job,
-        [train_game, start, start_repo, train_seed, secret, *fields],
-        job_outputs,
+    job_outputs = [job_text, curve, replay, job_json, shown_replay, start_button, cancel_button, push_button]
+    field_list = list(fields.values())
+    gr.on(
+        [field.change for field in field_list],
+        lambda *values: plan_note(dict(zip(EDITABLE, values, strict=True))),
+        field_list,
+        plan,
         api_visibility="private",
     )
-    cancel_button.click(cancel_job, secret, job_outputs, api_visibility="private")
+    start_button.click(
+        start_job,
+        [train_game, start, start_repo, train_seed, secret, *field_list],
+        [*job_outputs, train_message],
+        api_visibility="private",
+    )
+    cancel_button.click(cancel_job, secret, [*job_outputs, train_message], api_visibility="private")
     push_button.click(push_job, None, push_result, api_visibility="private")
     gr.Timer(2).tick(show_job, shown_replay, job_outputs, api_visibility="private", show_progress="hidden")
-    demo.load(show_job, None, job_outputs, api_visibility="private")
+    demo.load(
+        load_page,
+        None,
+        [game, train_game, push_text, plan, start, start_repo, train_seed, *field_list, *job_outputs],
+        api_visibility="private",
+    )
+    gr.api(play_api, api_name="play")
     gr.api(train_api, api_name="train")
     gr.api(train_status_api, api_name="train_status")
     gr.api(train_cancel_api, api_name="train_cancel")
 
-    play_button.click(
-        play,
-        inputs=[game, repo_id, seed, epsilon, max_steps, agent_view],
-        outputs=[video, summary, q_plot, full_video, steps_csv, summary_json],
-        api_name="play_stream",
-        api_visibility="private",
-    )
-    gr.api(play_api, api_name="play")
-
 if __name__ == "__main__":
     jobs.resume_interrupted()
+    if TRAINING_ON:  # the Train tab's time estimate needs this machine's step costs (a few seconds)
+        threading.Thread(target=step_costs, args=(training_device(),), daemon=True).start()
     # As on Spaces: all interfaces, port 7860, requests queued (the environment may override both).
     demo.queue().launch(
         server_name=os.getenv("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.getenv("GRADIO_SERVER_PORT", "7860")),
+        theme=THEME,
     )

@@ -81,15 +81,37 @@ def summary_markdown(result: EpisodeResult) -> str:
     )
 
 
-def q_value_plot_data(result: EpisodeResult) -> pd.DataFrame:
-    """Each action's Q-value against the step, in long form for a line plot (long games thinned)."""
-    table = result.table
+Q_VALUE_MEANING = (
+    "A **Q-value** is the agent's estimate of the discounted sum (γ = 0.99) of its future rewards, each clipped "
+    "to ±1 as in training: a few units, not the game's score. The bars start from 0 on a scale stated above them."
+)
+PLOT_VIEWS = {
+    "advantage": "Advantage: Q − mean Q over the actions (what sets the actions apart)",
+    "q": "Q-values as they are",
+}
+
+
+def q_value_plot_data(table: pd.DataFrame, view: str = "advantage") -> pd.DataFrame:
+    """Each action's Q-value (or its advantage, Q minus the mean over actions) against the step, in long
+    form for a line plot (long games thinned)."""
     every = max(1, len(table) // MAX_PLOTTED_STEPS)
-    q_columns = [f"q_{name}" for name in result.agent.action_names]
-    thinned = table.iloc[::every][["step", *q_columns]]
-    long = thinned.melt(id_vars="step", var_name="action", value_name="Q-value")
+    q_columns = [column for column in table.columns if column.startswith("q_")]
+    thinned = table.iloc[::every]
+    values = thinned[q_columns]
+    if view == "advantage":
+        values = values.sub(values.mean(axis=1), axis=0)
+    long = pd.concat([thinned[["step"]], values], axis=1).melt(id_vars="step", var_name="action", value_name="value")
     long["action"] = long["action"].str.removeprefix("q_")
     return long
+
+
+def failure_markdown(what: str, error: BaseException) -> str:
+    """An error as the page shows it where the result would have been, saying what to do next."""
+    if isinstance(error, AgentError):
+        reason = str(error)
+    else:  # a bug or an environment failure: said plainly, with its kind, never as a traceback
+        reason = f"Something went wrong ({type(error).__name__}: {error}). Try again; if it happens again, report it."
+    return f"### ⚠️ {what}\n{reason}"
 
 
 class _Failure:

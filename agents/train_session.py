@@ -6,38 +6,68 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from huggingface_hub import HfApi, get_token
 
-from agents.access import control_refusal, may_control_training, training_available
+from agents.access import control_refusal, may_control_training, push_note, push_token, training_available, where
 from agents.errors import AgentError
-from agents.hyperparams import EDITABLE, available_memory_bytes, replay_memory_bytes, rl_zoo_atari_defaults
+from agents.hyperparams import (
+    EDITABLE,
+    available_memory_bytes,
+    check_hyperparameters,
+    replay_memory_bytes,
+    rl_zoo_atari_defaults,
+)
 from agents.jobs import JobManager, progress_line
+from agents.publish import hub_username
 from agents.train import MEMORY_HEADROOM_BYTES, TrainingSettings, training_device
+from agents.training_time import format_duration, step_costs
 
 SMOOTHING_EPISODES = 20
 
 
+CPU_RUN = {"n_timesteps": 50_000, "buffer_size": 50_000, "learning_starts": 5_000}  # minutes, not days, on a CPU
+
+
 def default_hyperparameters() -> dict[str, Any]:
-    """The RL Zoo's DQN Atari values of the editable hyperparameters."""
+    """The Train form's values: the RL Zoo's DQN Atari values, shortened to a fine-tuning run of a few
+    minutes when training runs on a CPU (10M steps take days there)."""
     defaults = rl_zoo_atari_defaults()
-    return {name: EDITABLE[name][0](defaults[name]) for name in EDITABLE}
+    if training_device() == "cpu":
+        defaults.update(CPU_RUN)
+    return _editable(defaults)
 
 
-def memory_note(buffer_size: float | None) -> str:
-    """What the replay memory of ``buffer_size`` transitions will take, said before a run starts."""
-    if not buffer_size or buffer_size < 1:
-        return "Set a buffer size to see the replay memory it needs."
-    needed = replay_memory_bytes({"buffer_size": int(buffer_size)})
+def _editable(values: dict[str, Any]) -> dict[str, Any]:
+    """The editable hyperparameters of ``values``, as their types."""
+    return {name: EDITABLE[name][0](values[name]) for name in EDITABLE}
+
+
+def plan_note(hyperparameters: dict[str, Any]) -> str:
+    """What the run on the form will take here, said before it starts: replay memory and time."""
+    try:
+        checked = {**rl_zoo_atari_defaults(), **check_hyperparameters(hyperparameters)}
+    except AgentError as error:
+        return f"**Check the form**: {error}"
+    needed = replay_memory_bytes(checked)
     available = available_memory_bytes()
-    verdict = (
-        "fits"
-        if not available or needed + MEMORY_HEADROOM_BYTES <= available
-        else "**does not fit**: lower the buffer size"
+    fits = not available or needed + MEMORY_HEADROOM_BYTES <= available
+    verdict = "fits" if fits else "**does not fit**: lower buffer_size"
+    memory = (
+        f"Replay memory: {checked['buffer_size']:,} transitions × 2 × 4×84×84 bytes = **{needed / 1e9:.2f} GB**; "
+        f"{available / 1e9:.1f} GB free here, so it {verdict}."
     )
-    return (
-        f"Replay memory: {int(buffer_size):,} transitions × 2 × 4×84×84 bytes = **{needed / 1e9:.2f} GB**; "
-        f"{available / 1e9:.1f} GB free here, so it {verdict}. Device: {training_device()}."
+    available, _ = training_available()
+    if not available:
+        return memory
+    device = training_device()
+    costs = step_costs(device)
+    seconds = costs.estimate_seconds(checked)
+    learning_rate = 1 / costs.learning_step(checked)
+    time_note = (
+        f"Time: **{format_duration(seconds)}** on {where()}'s {device.upper()} "
+        f"(measured here: {1 / costs.random_step:,.0f} steps/s of random play until learning_starts, then "
+        f"{learning_rate:,.0f} steps/s while learning), then a minute or so to score it and render a replay."
     )
+    return f"{memory}  \n{time_note}"
 
 
 def start_training(
@@ -68,20 +98,14 @@ def cancel_training(jobs: JobManager, username: str | None = None, secret: str |
     return jobs.cancel()
 
 
-def push_training(jobs: JobManager, username: str | None, token: str | None) -> str:
+def push_training(jobs: JobManager, username: str | None, oauth_token: str | None) -> str:
     """Push the finished job as ``<username>/dqn-<EnvId>`` with the user's own token: the one they
     logged in with on a Space, else this machine's (``HF_TOKEN`` or ``hf auth login``)."""
+    token = push_token(oauth_token)
     if not token:
-        token = get_token()
-    if not token:
-        raise AgentError("Log in with Hugging Face first: the agent is pushed to your account with your token.")
+        raise AgentError(push_note(None))
     if not username:
-        try:
-            username = HfApi(token=token).whoami()["name"]
-        except Exception as error:  # network or token trouble, worded for the user
-            raise AgentError(
-                f"Could not ask the Hub who you are ({type(error).__name__}); check the network."
-            ) from None
+        username = hub_username(token)
     url = jobs.push(username, token)
     return f"Pushed to {url}. Play it in the Play tab by typing its repo id."
 
@@ -92,6 +116,7 @@ def status_markdown(status: dict[str, Any]) -> str:
         return "No training job yet."
     progress = status.get("progress") or {}
     lines = [f"**{status['status'].capitalize()}** · {progress_line(status)} · on {status.get('device', '?')}"]
+    lines.append(f"This job: {job_settings_line(status)}.")
     if progress.get("loss") is not None:
         lines.append(f"ε = {progress['exploration_rate']:.3f} · loss = {progress['loss']:.4f}")
     if status.get("results"):
@@ -121,3 +146,46 @@ def training_curve(status: dict[str, Any]) -> pd.DataFrame | None:
             "series": ["episode score"] * len(steps) + [f"mean of the last {SMOOTHING_EPISODES}"] * len(steps),
         }
     )
+
+
+def job_settings_line(status: dict[str, Any]) -> str:
+    """What the job on screen was asked to do, in one line."""
+    settings = status.get("settings") or {}
+    start = settings.get("start", "pretrained")
+    start_text = {"pretrained": "the pretrained agent", "scratch": "scratch"}.get(start, start)
+    rl_zoo = _editable(rl_zoo_atari_defaults())
+    changed = [
+        f"{name} {value:,}" if isinstance(value, int) else f"{name} {value:g}"
+        for name, value in (settings.get("hyperparameters") or {}).items()
+        if name in rl_zoo and value != rl_zoo[name]
+    ]
+    hyperparameters = f"the RL Zoo's values but {', '.join(changed)}" if changed else "the RL Zoo's values"
+    return f"{status.get('game', '?')} from {start_text}, seed {settings.get('seed', 0)}, {hyperparameters}"
+
+
+def job_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The Train form's values for the job on screen (so a reloaded page shows what it runs), or None."""
+    settings = status.get("settings")
+    if not settings:
+        return None
+    start = settings["start"]
+    values = _editable({**rl_zoo_atari_defaults(), **settings["hyperparameters"]})
+    return {
+        "game": status["game"],
+        "start": start if start in ("pretrained", "scratch") else "repo",
+        "start_repo": "" if start in ("pretrained", "scratch") else start,
+        "seed": settings.get("seed", 0),
+        "hyperparameters": {name: values[name] for name in EDITABLE},
+    }
+
+
+def controls(status: dict[str, Any], oauth_token: str | None) -> dict[str, bool]:
+    """Which Train buttons can act now: start when no job runs, cancel while one does, push when a
+    finished run exists and someone may push it."""
+    running = status.get("status") == "running"
+    available, _ = training_available()
+    return {
+        "start": available and not running,
+        "cancel": running,
+        "push": status.get("status") == "finished" and push_token(oauth_token) is not None,
+    }
