@@ -1,7 +1,6 @@
 """Atari DQN Arena: the Gradio UI. It only wires components to the ``agents`` package."""
 
 import os
-import threading
 import traceback
 
 import gradio as gr
@@ -15,6 +14,7 @@ from agents.jobs import JobManager
 from agents.offline import availability, first_playable_game
 from agents.session import (
     PLOT_VIEWS,
+    PLOT_Y_TITLES,
     Q_VALUE_MEANING,
     failure_markdown,
     play_once,
@@ -27,6 +27,7 @@ from agents.train_session import (
     cancel_training,
     controls,
     default_hyperparameters,
+    form_note,
     job_form_values,
     plan_note,
     push_training,
@@ -45,7 +46,24 @@ THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the
     font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
     font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"],
 )
-SCROLL_TO_VIDEO = "() => document.getElementById('gameplay')?.scrollIntoView({behavior: 'smooth', block: 'nearest'})"
+# Before a game: a narrow screen gets the panel below the game (readable text) and the video brought to
+# the top of the screen, again as it grows with the first segments; a wide one scrolls only if the
+# video is off screen.
+BEFORE_PLAY = """(...inputs) => {
+    const narrow = window.innerWidth < 700;
+    const bringVideo = () => {
+        const video = document.getElementById('gameplay');
+        const box = video?.getBoundingClientRect();
+        const offScreen = box && (box.top < 0 || box.top > window.innerHeight - 120);
+        if (box && ((narrow && Math.abs(box.top) > 40) || offScreen)) video.scrollIntoView({behavior: 'smooth'});
+    };
+    bringVideo();
+    if (narrow) [1500, 3000].forEach((delay) => setTimeout(bringVideo, delay));
+    inputs[inputs.length - 1] = narrow;
+    return inputs;
+}"""
+
+PROGRESS_BAR = gr.Progress(track_tqdm=True)
 
 INTRO = """# Atari DQN Arena
 Pick a game and press **Play**: a Deep Q-Network agent from the Hugging Face Hub plays a whole game,
@@ -59,17 +77,17 @@ def game_dropdown_update() -> dict:
     return gr.Dropdown(choices=[(entry.label, entry.game.key) for entry in games], value=first)
 
 
-def play(game, repo_id, seed, epsilon, max_steps, agent_view, plot_view, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+def play(game, repo_id, seed, epsilon, max_steps, agent_view, plot_view, stacked, progress=PROGRESS_BAR):
     """Play one game; streams the video while the agent plays, then the summary, plot and files. A failure
     is said where the summary goes, and what is on screen stays."""
     try:
-        for segment, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, progress):
+        for segment, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, progress, stacked):
             if result is None:
                 yield {video: segment}
             else:
                 yield {
                     summary: summary_markdown(result),
-                    q_plot: gr.LinePlot(q_value_plot_data(result.table, plot_view), visible=True),
+                    q_plot: q_value_plot(result.table, plot_view),
                     plot_view_choice: gr.Radio(visible=True),
                     played_table: result.table,
                     full_video: gr.File(str(result.video), visible=True),
@@ -79,8 +97,13 @@ def play(game, repo_id, seed, epsilon, max_steps, agent_view, plot_view, progres
     except Exception as error:
         if not isinstance(error, AgentError):
             traceback.print_exc()
-        kept = "  \nWhat is shown below, if anything, is from the previous game."
+        kept = "  \nThe video, plot and files on this page, if any, are from the previous game."
+        gr.Warning("Could not play: the reason is under the video.", duration=5)
         yield {summary: failure_markdown("Could not play", error) + kept}
+
+
+def q_value_plot(table, view: str) -> gr.LinePlot:
+    return gr.LinePlot(q_value_plot_data(table, view), y_title=PLOT_Y_TITLES[view], visible=True)
 
 
 def play_api(
@@ -106,10 +129,13 @@ def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None):
     status = jobs.status()
     replay_path = status.get("replay")
     can = controls(status, token.token if token else None)
+    scores = training_curve(status)
     return {
         job_text: status_markdown(status),
-        curve: training_curve(status),
-        replay: gr.skip() if replay_path == replay_on_screen else replay_path,
+        curve: gr.LinePlot(scores, visible=scores is not None),
+        replay: gr.Video(visible=replay_path is not None)
+        if replay_path == replay_on_screen
+        else gr.Video(replay_path, visible=replay_path is not None),
         job_json: status,
         shown_replay: replay_path,
         start_button: gr.Button(interactive=can["start"]),
@@ -124,12 +150,16 @@ def load_page(token: gr.OAuthToken | None = None):
     form = job_form_values(status)
     games = game_dropdown_update()
     updates = {game: games, train_game: games, push_text: push_note(token.token if token else None)}
-    updates[plan] = plan_note(form["hyperparameters"] if form else DEFAULTS)
+    updates[plan] = plan_note(form["hyperparameters"] if form else DEFAULTS, wait=False)
     if form is not None:
         updates |= {train_game: gr.Dropdown(choices=games.choices, value=form["game"]), start: form["start"]}
         updates |= {start_repo: form["start_repo"], train_seed: form["seed"]}
         updates |= {fields[name]: value for name, value in form["hyperparameters"].items()}
     return updates | show_job(None, token)
+
+
+def plan_of_form(*values) -> str:
+    return plan_note(dict(zip(EDITABLE, values, strict=True)))
 
 
 def start_job(
@@ -163,7 +193,8 @@ def start_job(
         )
     except Exception as error:
         return {train_message: failure_markdown("Could not start training", error)}
-    return show_job() | {train_message: "", replay: None, shown_replay: None}  # the last job's replay goes
+    no_replay = {replay: gr.Video(None, visible=False), shown_replay: None}  # the last job's replay goes
+    return show_job() | {train_message: ""} | no_replay
 
 
 def cancel_job(secret_value, profile: gr.OAuthProfile | None):
@@ -265,21 +296,22 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
             x="step", y="value", color="action", label="Each action's value over the game", visible=False
         )
         played_table = gr.State()
+        stacked = gr.Checkbox(visible=False)  # set in the browser from the screen's width
         with gr.Row():
             full_video = gr.File(label="Full video (MP4)", visible=False)
             steps_csv = gr.File(label="Every step (CSV)", visible=False)
         with gr.Accordion("Summary (JSON)", open=False):
             summary_json = gr.JSON()
-        play_button.click(None, js=SCROLL_TO_VIDEO, api_visibility="private")
         play_button.click(
             play,
             api_name="play_stream",
-            inputs=[game, repo_id, seed, epsilon, max_steps, agent_view, plot_view_choice],
+            js=BEFORE_PLAY,
+            inputs=[game, repo_id, seed, epsilon, max_steps, agent_view, plot_view_choice, stacked],
             outputs=[video, summary, q_plot, plot_view_choice, played_table, full_video, steps_csv, summary_json],
             api_visibility="private",
         )
         plot_view_choice.change(
-            lambda table, view: gr.skip() if table is None else q_value_plot_data(table, view),
+            lambda table, view: gr.skip() if table is None else q_value_plot(table, view),
             [played_table, plot_view_choice],
             q_plot,
             api_visibility="private",
@@ -303,10 +335,12 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
                     label="Game",
                 )
                 start = gr.Radio(START_CHOICES, value="pretrained", label="Start from")
-                start_repo = gr.Textbox(label="Hub repo to start from", placeholder="OWNER/dqn-PongNoFrameskip-v4")
+                start_repo = gr.Textbox(
+                    label="Hub repo to start from", placeholder="OWNER/dqn-PongNoFrameskip-v4", visible=False
+                )
                 train_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
             with gr.Column(scale=2, min_width=300):
-                gr.Markdown("Hyperparameters: the RL Zoo's DQN values for Atari (`rl_zoo3/hyperparams/dqn.yml`).")
+                gr.Markdown(form_note())
                 with gr.Row():
                     fields = {
                         name: gr.Number(value=DEFAULTS[name], label=name, info=meaning, minimum=low, maximum=high)
@@ -319,9 +353,9 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
         train_message = gr.Markdown()
         gr.Markdown("### The job")
         job_text = gr.Markdown()
-        curve = gr.LinePlot(x="step", y="score", color="series", label="Episode score during training")
-        with gr.Row():
-            replay = gr.Video(label="Replay of the trained agent")
+        curve = gr.LinePlot(x="step", y="score", color="series", label="Episode score during training", visible=False)
+        replay = gr.Video(label="Replay of the trained agent", visible=False)
+        with gr.Accordion("Job status (JSON)", open=False):
             job_json = gr.JSON(label="Job status")
         push_text = gr.Markdown()
         push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=False)
@@ -329,13 +363,8 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
     shown_replay = gr.State()
     job_outputs = [job_text, curve, replay, job_json, shown_replay, start_button, cancel_button, push_button]
     field_list = list(fields.values())
-    gr.on(
-        [field.change for field in field_list],
-        lambda *values: plan_note(dict(zip(EDITABLE, values, strict=True))),
-        field_list,
-        plan,
-        api_visibility="private",
-    )
+    start.change(lambda choice: gr.Textbox(visible=choice == "repo"), start, start_repo, api_visibility="private")
+    gr.on([field.change for field in field_list], plan_of_form, field_list, plan, api_visibility="private")
     start_button.click(
         start_job,
         [train_game, start, start_repo, train_seed, secret, *field_list],
@@ -350,16 +379,21 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
         None,
         [game, train_game, push_text, plan, start, start_repo, train_seed, *field_list, *job_outputs],
         api_visibility="private",
-    )
+    ).then(plan_of_form, field_list, plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")
     gr.api(train_api, api_name="train")
     gr.api(train_status_api, api_name="train_status")
     gr.api(train_cancel_api, api_name="train_cancel")
 
+# Gradio's login button checks the login with an endpoint of its own: internal, like the page's events.
+for function in demo.fns.values():
+    if function.name == "_check_login_status":
+        function.api_visibility = "private"
+
 if __name__ == "__main__":
+    if TRAINING_ON:  # the Train tab's estimate: this machine timed (a few seconds) while nothing else runs
+        step_costs(training_device())
     jobs.resume_interrupted()
-    if TRAINING_ON:  # the Train tab's time estimate needs this machine's step costs (a few seconds)
-        threading.Thread(target=step_costs, args=(training_device(),), daemon=True).start()
     # As on Spaces: all interfaces, port 7860, requests queued (the environment may override both).
     demo.queue().launch(
         server_name=os.getenv("GRADIO_SERVER_NAME", "0.0.0.0"),

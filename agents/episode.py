@@ -120,8 +120,10 @@ def stream_episode(
     epsilon: float = 0.01,
     max_steps: int = MAX_STEPS_LIMIT,
     agent_view: bool = False,
+    stacked: bool = False,
 ) -> Iterator[Path | EpisodeResult]:
     """Play one game, yielding each finished video segment as soon as it is encoded, then the result.
+    ``stacked`` draws the panel below the game instead of beside it (for phones).
 
     ``out_dir`` receives ``episode.mp4``, ``steps.csv`` and the ``.ts`` segments in
     ``segments_folder(out_dir)``, which the caller removes once it has used them.
@@ -140,7 +142,7 @@ def stream_episode(
     try:
         for step in play_episode(agent.q_function, env, seed, epsilon, max_steps):
             if encoder is None:
-                renderer = OverlayRenderer(agent.action_names, step.screen.shape, agent_view)
+                renderer = OverlayRenderer(agent.action_names, step.screen.shape, agent_view, stacked)
                 fps = ATARI_FPS / agent.settings.frame_skip
                 encoder = StreamingEncoder(
                     segments_folder(out_dir), out_dir / "episode.mp4", renderer.size, fps, max_steps

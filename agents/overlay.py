@@ -3,7 +3,8 @@ action, score, lives and step, a running trace of the agent's value estimate (ma
 optionally, the stacked 84x84 frames the network actually receives.
 
 The bars start from a shared zero on a scale that only widens during a game (and is written above
-them), so their lengths compare honestly, within a frame and from frame to frame.
+them), so their lengths compare honestly, within a frame and from frame to frame. The panel sits
+beside the game, or below it (``stacked``) for a phone, where a wide frame would shrink its text.
 
 Frames are drawn with OpenCV into a preallocated canvas over a background drawn once, so the
 overlay costs well under a millisecond a step.
@@ -18,6 +19,8 @@ from agents.rollout import Step
 
 SCALE = 2
 PANEL_WIDTH = 372
+STACKED_MARGIN = 8  # each side of the game when the panel is below it: 336 px, four 84 px agent frames
+STACKED_ROW_HEIGHT = 26
 VIEW_HEIGHT = 112
 TRACE_LENGTH = 240
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -34,21 +37,31 @@ TRACE = (120, 200, 255)
 class OverlayRenderer:
     """Turns each :class:`Step` into one RGB video frame: the game upscaled crisply, and a panel."""
 
-    def __init__(self, action_names: tuple[str, ...], screen_shape: tuple[int, ...], agent_view: bool) -> None:
+    def __init__(
+        self, action_names: tuple[str, ...], screen_shape: tuple[int, ...], agent_view: bool, stacked: bool = False
+    ) -> None:
         self.action_names = action_names
         self.agent_view = agent_view
         self.game_height, self.game_width = screen_shape[0] * SCALE, screen_shape[1] * SCALE
-        self.height = self.game_height + self.game_height % 2 + (VIEW_HEIGHT if agent_view else 0)
-        self.width = self.game_width + PANEL_WIDTH
         self.max_q_history: deque[float] = deque(maxlen=TRACE_LENGTH)
         self.scale_low, self.scale_high = 0.0, 0.0  # the bars' scale: it always holds 0 and only widens
-        self.panel_x = self.game_width + 12
-        self.trace_top = 88
         self.trace_height = 60
+        if stacked:
+            self.game_left, self.panel_x, self.panel_top = STACKED_MARGIN, 12, self.game_height + 4
+            self.width = self.game_width + 2 * STACKED_MARGIN
+            self.row_height = min(STACKED_ROW_HEIGHT, max(16, 300 // len(action_names)))
+            panel_bottom = self.panel_top + 184 + len(action_names) * self.row_height + 6
+        else:
+            self.game_left, self.panel_x, self.panel_top = 0, self.game_width + 12, 0
+            self.width = self.game_width + PANEL_WIDTH
+            panel_bottom = self.game_height
+        self.trace_top = self.panel_top + 88
         self.bars_top = self.trace_top + self.trace_height + 36
-        bars_height = self.game_height - self.bars_top - 6
-        self.row_height = int(min(32, bars_height / len(action_names)))
-        self.view_top = self.game_height + 24
+        if not stacked:
+            self.row_height = int(min(32, (panel_bottom - self.bars_top - 6) / len(action_names)))
+        self.view_top = max(self.game_height, panel_bottom) + 24
+        content_height = self.view_top - 24 + (VIEW_HEIGHT if agent_view else 0)
+        self.height = content_height + content_height % 2
         self.background = self._draw_background()
         self.canvas = np.empty_like(self.background)
 
@@ -128,19 +141,20 @@ class OverlayRenderer:
         for i, frame in enumerate(observation[-4:]):
             if frame.shape != (84, 84):
                 frame = cv2.resize(frame, (84, 84), interpolation=cv2.INTER_AREA)
-            x = 12 + i * 96
+            x = 12 + i * 96 if self.width >= 12 + 4 * 96 else i * 84  # side by side in a stacked frame
             self.canvas[self.view_top : self.view_top + 84, x : x + 84] = frame[..., None]
 
     def render(self, step: Step) -> np.ndarray:
         """The frame for one step. The returned array is reused by the next call."""
         np.copyto(self.canvas, self.background)
         game = cv2.resize(step.screen, (self.game_width, self.game_height), interpolation=cv2.INTER_NEAREST)
-        self.canvas[: self.game_height, : self.game_width] = game
+        self.canvas[: self.game_height, self.game_left : self.game_left + self.game_width] = game
         self.max_q_history.append(float(step.q_values.max()))
-        x = self.panel_x
-        cv2.putText(self.canvas, f"SCORE {step.score - step.reward:.0f}", (x, 32), FONT, 0.9, TEXT, 2, cv2.LINE_AA)
+        x, top = self.panel_x, self.panel_top
+        score = f"SCORE {step.score - step.reward:.0f}"
+        cv2.putText(self.canvas, score, (x, top + 32), FONT, 0.9, TEXT, 2, cv2.LINE_AA)
         status = f"lives {step.lives}   step {step.index}" if step.lives else f"step {step.index}"
-        cv2.putText(self.canvas, status, (x, 60), FONT, 0.6, MUTED, 1, cv2.LINE_AA)
+        cv2.putText(self.canvas, status, (x, top + 60), FONT, 0.6, MUTED, 1, cv2.LINE_AA)
         self._draw_trace()
         self._draw_bars(step)
         if self.agent_view:

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-steps", type=int, default=MAX_STEPS_LIMIT, help=f"step cap, at most {MAX_STEPS_LIMIT} (default)"
     )
     parser.add_argument("--agent-view", action="store_true", help="add the stacked 84x84 frames the agent sees")
+    parser.add_argument("--stacked", action="store_true", help="draw the Q-value panel below the game (for phones)")
     parser.add_argument("--out", type=Path, required=True, help="folder for episode.mp4 and steps.csv")
     return parser
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             epsilon=args.epsilon,
             max_steps=args.max_steps,
             agent_view=args.agent_view,
+            stacked=args.stacked,
         )
     except AgentError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -89,6 +89,7 @@ PLOT_VIEWS = {
     "advantage": "Advantage: Q − mean Q over the actions (what sets the actions apart)",
     "q": "Q-values as they are",
 }
+PLOT_Y_TITLES = {"advantage": "Q − mean Q over the actions", "q": "Q-value"}
 
 
 def q_value_plot_data(table: pd.DataFrame, view: str = "advantage") -> pd.DataFrame:
@@ -161,13 +162,14 @@ def play_stream(
     max_steps: float,
     agent_view: bool,
     progress: Progress | None = None,
+    stacked: bool = False,
 ) -> Iterator[tuple[Path | None, EpisodeResult | None]]:
     """Yields ``(segment, None)`` for each video segment as it is encoded, then ``(None, result)``."""
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
     agent = load_with_progress(game, repo_id, progress)
     folder = _new_output_folder()
     try:
-        for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view)):
+        for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view, stacked)):
             yield (None, item) if isinstance(item, EpisodeResult) else (item, None)
     finally:  # the streamed segments have been sent by now, or will not be
         shutil.rmtree(segments_folder(folder), ignore_errors=True)

@@ -36,13 +36,23 @@ def default_hyperparameters() -> dict[str, Any]:
     return _editable(defaults)
 
 
+def form_note() -> str:
+    """Where the form's values come from."""
+    note = "Hyperparameters: the RL Zoo's DQN values for Atari (`rl_zoo3/hyperparams/dqn.yml`)"
+    if training_device() != "cpu":
+        return note + "."
+    shortened = ", ".join(f"{name} {value:,}" for name, value in CPU_RUN.items())
+    return f"{note}, but {shortened} for a run of minutes on a CPU."
+
+
 def _editable(values: dict[str, Any]) -> dict[str, Any]:
     """The editable hyperparameters of ``values``, as their types."""
     return {name: EDITABLE[name][0](values[name]) for name in EDITABLE}
 
 
-def plan_note(hyperparameters: dict[str, Any]) -> str:
-    """What the run on the form will take here, said before it starts: replay memory and time."""
+def plan_note(hyperparameters: dict[str, Any], wait: bool = True) -> str:
+    """What the run on the form will take here, said before it starts: replay memory and time (with
+    ``wait`` False, a note that this machine is being timed, while it is)."""
     try:
         checked = {**rl_zoo_atari_defaults(), **check_hyperparameters(hyperparameters)}
     except AgentError as error:
@@ -59,7 +69,9 @@ def plan_note(hyperparameters: dict[str, Any]) -> str:
     if not available:
         return memory
     device = training_device()
-    costs = step_costs(device)
+    costs = step_costs(device, wait)
+    if costs is None:
+        return f"{memory}  \nTime: timing this machine's training speed (a few seconds after the app starts)…"
     seconds = costs.estimate_seconds(checked)
     learning_rate = 1 / costs.learning_step(checked)
     time_note = (

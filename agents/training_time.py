@@ -112,8 +112,11 @@ _measured: dict[str, StepCosts] = {}
 _measuring = threading.Lock()
 
 
-def step_costs(device: str) -> StepCosts:
-    """This machine's step costs on ``device``, measured on first use and kept for the process."""
+def step_costs(device: str, wait: bool = True) -> StepCosts | None:
+    """This machine's step costs on ``device``, measured on first use and kept for the process; with
+    ``wait`` False, None while they are not measured yet."""
+    if not wait:
+        return _measured.get(device)
     with _measuring:
         if device not in _measured:
             _measured[device] = measure_step_costs(device)

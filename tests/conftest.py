@@ -27,10 +27,14 @@ REFERENCE = ROOT.parent / "shared" / "reference"
 
 
 def reference_path(*parts: str) -> Path:
-    """A file of ../shared/reference, or a skip saying why the test cannot run."""
+    """A file of the reference data, or a skip saying why the test cannot run."""
     path = REFERENCE.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"reference data {path} is absent (see ../shared/reference/README.md)")
+        pytest.skip(
+            f"needs {path.relative_to(REFERENCE.parent.parent)}: genuine files from other projects (the RL Zoo's "
+            "trained agents, DLR-RM/rl-trained-agents, and public Hub repos of course students) that the team "
+            "keeps in a folder beside the clone, not in the repository; see the README's 'Tests'"
+        )
     return path
 
 
@@ -55,13 +59,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+SPACE_VARIABLES = {
+    "SYSTEM": "spaces",
+    "SPACE_ID": "tester/atari-dqn-arena",
+    "SPACE_AUTHOR_NAME": "tester",
+    "OAUTH_CLIENT_ID": "test-client",
+    "OAUTH_CLIENT_SECRET": "test-secret",
+    "OAUTH_SCOPES": "openid profile write-repos",
+    "OPENID_PROVIDER_URL": "http://127.0.0.1:9",
+}
+
+
 def start_app(tmp_path_factory, **variables: str):
     """``python app.py`` running as on a Space, offline, against the test cache; yields its URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     env["ARENA_DATA_DIR"] = str(tmp_path_factory.mktemp("arena-data"))
-    env.pop("ARENA_ALLOW_CPU_TRAINING", None)  # as on the free Space: no GPU, so training is off
+    for name in ("ARENA_ALLOW_CPU_TRAINING", "SPACE_ID", "SPACE_AUTHOR_NAME", "HF_TOKEN"):
+        env.pop(name, None)
+    env["HF_HOME"] = str(tmp_path_factory.mktemp("hf-home"))  # no stored Hugging Face login
     env.update(variables)
     with open(log, "w") as output:
         process = subprocess.Popen(
@@ -85,11 +102,18 @@ def start_app(tmp_path_factory, **variables: str):
 
 @pytest.fixture(scope="session")
 def app_url(hf_cache, tmp_path_factory):
-    """The app as on the free Space: no GPU, so training is off."""
-    yield from start_app(tmp_path_factory)
+    """The app as on the free Space, with the variables a Space with ``hf_oauth: true`` sets (the OAuth
+    provider is only reached when someone clicks Login): no GPU, so training is off."""
+    yield from start_app(tmp_path_factory, **SPACE_VARIABLES)
 
 
 @pytest.fixture(scope="session")
 def training_app_url(hf_cache, tmp_path_factory):
-    """The app with training allowed on the CPU, as a duplicated Space with a GPU would have it on."""
-    yield from start_app(tmp_path_factory, ARENA_ALLOW_CPU_TRAINING="1")
+    """The app run on this machine (not a Space), which trains on its CPU."""
+    yield from start_app(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def first_run_app_url(tmp_path_factory):
+    """The app as a newcomer first runs it here: on this machine, offline, with an empty Hub cache."""
+    yield from start_app(tmp_path_factory, HF_HUB_CACHE=str(tmp_path_factory.mktemp("empty-hf-cache")))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,17 +27,36 @@ CHROMIUM_ARGS = [
 ]
 
 
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @pytest.fixture
-def page():
-    """A page in Debian's Chromium, driven by Playwright (the browser is not downloaded)."""
+def browser():
+    """Debian's Chromium, driven by Playwright (the browser is not downloaded)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    return browser.new_page(viewport=DESKTOP)
+
+
+def screenshot(page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot; with ARENA_SCREENSHOTS=docs/ it also refreshes the README's."""
+    shot = tmp_path / name
+    page.screenshot(path=shot, full_page=True)
+    if os.getenv("ARENA_SCREENSHOTS"):
+        folder = Path(os.environ["ARENA_SCREENSHOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(shot.read_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +82,16 @@ def test_play_endpoint_returns_a_playable_video_the_csv_and_a_summary(client):
     assert len(table) == 150 and "q_FIRE" in table.columns
 
 
-def test_play_endpoint_is_listed_in_the_api(client):
+def test_only_the_documented_endpoints_are_public(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert "/play" in endpoints
+    assert sorted(endpoints) == ["/play", "/train", "/train_cancel", "/train_status"]
     names = [p["parameter_name"] for p in endpoints["/play"]["parameters"]]
     assert names == ["game", "repo_id", "seed", "epsilon", "max_steps", "agent_view"]
+
+
+def test_play_with_no_game_named_plays_the_first_that_can(client):
+    _, _, summary = client.predict(max_steps=10, api_name="/play")
+    assert summary["game"] == "SpaceInvaders" and summary["steps"] == 10  # cached here: the catalog's first
 
 
 @pytest.mark.parametrize(
@@ -100,64 +125,127 @@ def test_bad_inputs_get_a_clear_error_and_the_app_keeps_serving(client, inputs, 
 
 def test_train_endpoints_report_and_refuse_without_a_gpu(client):
     assert client.predict(api_name="/train_status") == {"status": "none"}
-    with pytest.raises(AppError, match="Training is off: this Space has no GPU"):
+    with pytest.raises(AppError, match="Training is off: this Space has no GPU"):  # SPACE_ID is set
         client.predict(game="Pong", start="scratch", api_name="/train")
-    with pytest.raises(AppError, match="No training job is running"):
+    with pytest.raises(AppError, match="Only the owner of this Space may start or cancel"):
         client.predict(api_name="/train_cancel")
 
 
 @pytest.mark.browser
-def test_browser_train_tab_explains_why_training_is_off(app_url, page):
+def test_browser_on_a_space_without_a_gpu_the_train_tab_says_so_and_offers_duplicate(app_url, page):
     page.goto(app_url)
     page.get_by_role("tab", name="Train").click()
     expect(page.get_by_text("Training is off: this Space has no GPU")).to_be_visible()
+    expect(page.get_by_role("button", name="Duplicate")).to_be_visible()
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
-    expect(page.get_by_role("spinbutton", name="learning_starts")).to_have_value("100000")
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
+    expect(page.get_by_role("button", name="Push to the Hub")).to_be_disabled()
+    expect(page.get_by_text("Log in with Hugging Face (above) to push")).to_be_visible()
     expect(page.get_by_text("No training job yet.")).to_be_visible()
 
 
 @pytest.mark.browser
-def test_browser_picks_a_game_clicks_play_and_watches_the_video(app_url, tmp_path, page):
+def test_browser_picks_a_game_clicks_play_and_an_error_stays_on_the_page(app_url, page):
     page.goto(app_url)
     page.get_by_role("combobox", name="Game").click()
-    page.get_by_role("option", name="Pong").click()
+    page.get_by_role("option", name="Pong · cached").click()
     page.get_by_role("spinbutton", name="Step cap").fill("600")  # the slider's number box
     page.get_by_role("button", name="Play", exact=True).click()
     page.wait_for_function(
-        "() => { const v = document.querySelector('video'); return v && !v.paused && v.currentTime > 1; }",
+        "() => { const v = document.querySelector('#gameplay video'); return v && !v.paused && v.currentTime > 1; }",
         timeout=60_000,
     )
-    width = page.evaluate("() => document.querySelector('video').videoWidth")
-    assert width == 692
-    expect(page.get_by_text("Score")).to_be_visible(timeout=60_000)
+    assert page.evaluate("() => document.querySelector('#gameplay video').videoWidth") == 692
+    expect(page.get_by_text("Pong, played by")).to_be_visible(timeout=60_000)
     expect(page.locator("a[href$='steps.csv']").first).to_be_visible()
     expect(page.locator("a[href$='episode.mp4']").first).to_be_visible()
-    expect(page.get_by_text("Pong, played by")).to_be_visible()
-    shot = tmp_path / "play-tab.png"
-    page.screenshot(path=shot, full_page=True)
-    if os.getenv("ARENA_SCREENSHOT"):
-        Path(os.environ["ARENA_SCREENSHOT"]).write_bytes(shot.read_bytes())
 
     page.get_by_label("Or any Hub repo").fill("definitely not a repo")
     page.get_by_role("button", name="Play", exact=True).click()
-    expect(page.get_by_text("is not a Hub repo id").first).to_be_visible(timeout=30_000)
+    message = page.get_by_text("is not a Hub repo id").first
+    expect(message).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(8_000)  # a toast would have faded by now
+    expect(message).to_be_visible()
+    expect(page.get_by_text("are from the previous game")).to_be_visible()
+    expect(page.locator("a[href$='steps.csv']").first).to_be_visible()  # the last game's files are still there
+    assert page.get_by_text("Error", exact=True).count() == 0  # no red badges on the outputs
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browser, viewport, tmp_path):
+    """What a newcomer meets on a fresh machine: the offline agent plays at the first click, an agent that
+    is out of reach says which can play, and the Train tab speaks of this machine."""
+    width = viewport["width"]
+    page = browser.new_page(viewport=viewport)
+    page.goto(first_run_app_url)
+    expect(page.get_by_role("combobox", name="Game")).to_have_value("Breakout · offline agent")
+    assert not page.locator("a[href$='steps.csv']").count()  # no empty file boxes before a game
+    screenshot(page, tmp_path, f"first-run-{width}.png")
+
+    page.get_by_role("spinbutton", name="Step cap").fill("1500")
+    page.get_by_role("button", name="Play", exact=True).click()
+    video = page.locator("#gameplay video")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#gameplay video'); return v && !v.paused && v.currentTime > 1; }",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(3_500)  # the scroll that follows the first segments
+    expect(video).to_be_in_viewport(ratio=0.9)
+    # On a phone the panel is drawn below the game, so its text keeps a readable size.
+    assert page.evaluate("() => document.querySelector('#gameplay video').videoWidth") == (692 if width > 700 else 336)
+    expect(page.get_by_text("played by the Arena's offline agent")).to_be_visible(timeout=60_000)
+    screenshot(page, tmp_path, f"play-{width}.png")
+
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Space Invaders · needs the Hub (not cached)").click()
+    page.get_by_role("button", name="Play", exact=True).click()
+    message = page.get_by_text("Agents that can play here now: Breakout (offline agent)")
+    expect(message).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(8_000)
+    expect(message).to_be_visible()
+    screenshot(page, tmp_path, f"error-{width}.png")
+
+    page.get_by_role("tab", name="Train").click()
+    expect(page.get_by_text("This machine has no GPU")).to_be_visible()
+    shown = page.locator("body").inner_text()  # what is visible: no Space-only wording or controls here
+    assert "this Space" not in shown and "Duplicate" not in shown and "Log in" not in shown
+    expect(page.get_by_role("combobox", name="Game").last).to_have_value("Breakout · offline agent")
+    expect(page.get_by_text(re.compile(r"Time: (about \d+ min|under a minute)"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
+    expect(page.get_by_role("button", name="Push to the Hub")).to_be_disabled()
+    expect(page.get_by_text("give this machine a Hugging Face token")).to_be_visible()
+    screenshot(page, tmp_path, f"train-{width}.png")
 
 
 @pytest.mark.browser
 def test_browser_trains_an_agent_and_watches_it_live(training_app_url, page):
     page.goto(training_app_url)
     page.get_by_role("tab", name="Train").click()
-    expect(page.get_by_text("training runs on the CPU")).to_be_visible()
+    expect(page.get_by_text("training runs on its CPU")).to_be_visible()
     for name, value in (("n_timesteps", "1000"), ("learning_starts", "500"), ("buffer_size", "1000")):
         page.get_by_role("spinbutton", name=name).fill(value)
     page.get_by_role("spinbutton", name="buffer_size").blur()
-    expect(page.get_by_text("= 0.06 GB")).to_be_visible()
+    expect(page.get_by_text("= 0.06 GB")).to_be_visible(timeout=60_000)  # once this machine is timed
     page.get_by_role("button", name="Start training").click()
-    expect(page.get_by_text("Running").first).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("Finished").first).to_be_visible(timeout=600_000)
+    expect(page.get_by_text("Running", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Cancel")).to_be_enabled()
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    expect(page.get_by_text("Finished", exact=True)).to_be_visible(timeout=600_000)
     expect(page.get_by_text("Evaluation:")).to_be_visible()
     expect(page.locator("video").first).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
+    expect(page.get_by_role("button", name="Push to the Hub")).to_be_disabled()  # no token on this machine
 
-    page.reload()  # a new visit shows the job that ran
+    page.reload()  # a new visit shows the job that ran, and the form holds its settings
     page.get_by_role("tab", name="Train").click()
-    expect(page.get_by_text("Finished").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Finished", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("spinbutton", name="n_timesteps")).to_have_value("1000")
+    expect(page.get_by_text("the RL Zoo's values but n_timesteps 1,000")).to_be_visible()
+
+    page.get_by_role("button", name="Start training").click()  # a new job: the last one's replay goes
+    expect(page.get_by_text("Running", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.locator("video")).to_have_count(0, timeout=10_000)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text("Cancelled", exact=True)).to_be_visible(timeout=120_000)

@@ -1,0 +1,90 @@
+"""Every example in the README runs as printed on a fresh machine here: offline, with an empty Hub
+cache. An example that needs the Hub says so on its line, and is the only kind left out."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+NEEDS_THE_HUB = "# needs the Hub"
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def command_lines(prefix: str) -> list[str]:
+    return [line for block in code_blocks("bash") for line in block.splitlines() if line.startswith(prefix)]
+
+
+@pytest.fixture
+def fresh_machine(tmp_path) -> dict[str, str]:
+    """The environment of a new machine here: no network (offline mode), an empty Hub cache, the
+    repository's code, and a working folder of its own for the examples' out/ and runs/."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-hf-cache")}
+    return {**env, "PYTHONPATH": str(ROOT)}
+
+
+def run_as_printed(line: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    command = line.replace("python -m", f"{sys.executable} -m", 1)
+    return subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_every_example_that_needs_the_hub_says_so():
+    for line in command_lines("python -m agents.") + command_lines("hf download"):
+        if "OWNER" in line or "SpaceInvaders" in line or "Pong" in line or line.startswith("hf "):
+            assert NEEDS_THE_HUB in line, line
+    (snippet,) = code_blocks("python")
+    assert 'game="Breakout"' in snippet  # the one game whose agent ships with the Arena
+
+
+def offline_examples(prefix: str) -> list[str]:
+    return [line for line in command_lines(prefix) if NEEDS_THE_HUB not in line]
+
+
+@pytest.mark.parametrize("line", offline_examples("python -m agents.play"))
+def test_play_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
+    run = run_as_printed(line, fresh_machine, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["repo"] == "offline agent dqn-BreakoutNoFrameskip-v4" and summary["steps"] > 0
+    assert (tmp_path / "out" / "episode.mp4").is_file() and (tmp_path / "out" / "steps.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    "line", [line for line in command_lines("python -m agents.train") if NEEDS_THE_HUB not in line]
+)
+def test_train_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
+    run = run_as_printed(line, fresh_machine, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["game"] == "Breakout" and (tmp_path / summary["run"] / "BreakoutNoFrameskip-v4.zip").is_file()
+
+
+def test_the_gradio_client_snippet_runs_offline_as_printed(first_run_app_url, tmp_path):
+    (snippet,) = code_blocks("python")
+    script = tmp_path / "snippet.py"
+    script.write_text(snippet.replace("http://127.0.0.1:7860", first_run_app_url))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "'game': 'Breakout'" in run.stdout and "offline agent" in run.stdout
+
+
+def test_the_readmes_output_folders_are_ignored_by_git():
+    folders = {match for line in command_lines("python -m agents.") for match in re.findall(r"--out (\w+)/", line)}
+    assert folders == {"out", "runs"}
+    ignored = subprocess.run(
+        ["git", "check-ignore", *[f"{folder}/x" for folder in sorted(folders)]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.stdout.split() == [f"{folder}/x" for folder in sorted(folders)]
