@@ -354,7 +354,9 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("### The job")
         job_text = gr.Markdown()
         curve = gr.LinePlot(x="step", y="score", color="series", label="Episode score during training", visible=False)
-        replay = gr.Video(label="Replay of the trained agent", visible=False)
+        replay = gr.Video(  # no label or button over it: they would hide the game's score
+            label="Replay of the trained agent", show_label=False, buttons=[], visible=False
+        )
         with gr.Accordion("Job status (JSON)", open=False):
             job_json = gr.JSON(label="Job status")
         push_text = gr.Markdown()
