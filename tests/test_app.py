@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -249,3 +250,17 @@ def test_browser_trains_an_agent_and_watches_it_live(training_app_url, page):
     expect(page.locator("video")).to_have_count(0, timeout=10_000)
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("Cancelled", exact=True)).to_be_visible(timeout=120_000)
+
+
+def test_train_from_the_pretrained_agent_offline_uses_the_shipped_one(first_run_app_url):
+    """A newcomer's machine (offline, empty cache): /train with no game and "pretrained" fine-tunes the
+    shipped Breakout agent, within a deadline."""
+    client = Client(first_run_app_url, verbose=False)
+    status = client.predict(n_timesteps=1000, learning_starts=500, buffer_size=1000, api_name="/train")
+    assert status["game"] == "Breakout" and status["settings"]["start"] == "pretrained"
+    deadline = time.monotonic() + 300
+    while (status := client.predict(api_name="/train_status"))["status"] == "running":
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert status["status"] == "finished", status.get("error")
+    assert status["results"]["n_eval_episodes"] == 5
