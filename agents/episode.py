@@ -24,6 +24,7 @@ MAX_STEPS_LIMIT = 10_000
 ATARI_FPS = 60
 MAX_SEED = 2**31 - 1
 QUEUED_FRAMES = 64
+STOP_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,16 @@ class _RenderThread(threading.Thread):
             except queue.Full:
                 continue
 
+    def abandon(self) -> None:
+        """Stop now, dropping the queued steps (the game was stopped, or failed): no thread outlives it."""
+        while True:
+            try:
+                self.steps.get_nowait()
+            except queue.Empty:
+                break
+        self.steps.put(None)
+        self.join(timeout=STOP_TIMEOUT_S)
+
     def close(self) -> None:
         """Let the queued steps be drawn, then stop; raises the thread's error, if any."""
         self.put(None)
@@ -133,6 +144,7 @@ def stream_episode(
     out_dir = Path(out_dir)
     env = make_env(agent.settings, seed)
     encoder: StreamingEncoder | None = None
+    render_thread: _RenderThread | None = None
     rows: list[tuple] = []
     q_values: list[np.ndarray] = []
     # One sample at a time runs fastest on one thread, and leaves the other core to the encoder.
@@ -159,7 +171,9 @@ def stream_episode(
         yield from encoder.new_segments()
     except BaseException:
         if encoder is not None:
-            encoder.abort()
+            encoder.abort()  # first: a render thread blocked writing to ffmpeg is freed
+        if render_thread is not None:
+            render_thread.abandon()
         raise
     finally:
         env.close()
