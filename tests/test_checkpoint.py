@@ -1,5 +1,7 @@
 """Safe loading of real SB3 1.x and 2.x checkpoints, and refusal of bad or hostile ones."""
 
+import base64
+import collections
 import io
 import json
 import pickle
@@ -88,6 +90,64 @@ def test_genuine_sb3_2_hub_data_with_weights_gives_the_networks_q_values(tmp_pat
     with torch.no_grad():
         expected = reference.policy.q_net(torch.as_tensor(observations)).numpy()
     np.testing.assert_allclose(q_function(observations), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_dqn_q_values_are_sb3s_own_network_on_a_checkpoint_made_here(tmp_path):
+    """The same claim as the genuine SB3 2.x test, with no reference data: an Atari DQN saved by the
+    installed SB3 gives, through the safe loader, exactly its own network's Q-values and actions."""
+    env = atari_env()
+    model = DQN("CnnPolicy", env, buffer_size=1, seed=3, device="cpu")
+    model.save(tmp_path / "dqn.zip")
+    checkpoint = read_checkpoint(tmp_path / "dqn.zip")
+    assert checkpoint.algo == "dqn" and checkpoint.observation_shape == (4, 84, 84)
+    q_function = build_q_function(checkpoint, env.observation_space, env.action_space)
+    observations = random_observations(env)
+    with torch.no_grad():
+        expected = model.policy.q_net(torch.as_tensor(observations)).numpy()
+    np.testing.assert_allclose(q_function(observations), expected, rtol=1e-5, atol=1e-6)
+    greedy, _ = model.predict(observations, deterministic=True)
+    np.testing.assert_array_equal(q_function(observations).argmax(axis=1), greedy)
+
+
+def test_a_checkpoint_whose_pickles_name_a_missing_module_loads_without_them(tmp_path):
+    """As SB3 1.x files pickle old ``gym`` spaces: here every pickled blob in ``data`` names a module that
+    is not installed, so any attempt to unpickle one would fail; the checkpoint loads all the same."""
+    env = gym.make("CartPole-v1")
+    model = DQN("MlpPolicy", env, buffer_size=1, seed=0, device="cpu", policy_kwargs={"net_arch": [256, 256]})
+    model.save(tmp_path / "cartpole.zip")
+    with zipfile.ZipFile(tmp_path / "cartpole.zip") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(members["data"])
+    blob = pickle.dumps(Payload(tmp_path / "never"))  # a pickle that would run something
+    missing = blob.replace(b"pathlib", b"gym_old")  # ... from a module that no longer exists
+    for field in data.values():
+        if isinstance(field, dict) and ":serialized:" in field:
+            field[":serialized:"] = base64.b64encode(missing).decode()
+    members["data"] = json.dumps(data).encode()
+    old_style = write_zip(tmp_path / "old-style.zip", members)
+
+    checkpoint = read_checkpoint(old_style)
+    assert (checkpoint.observation_shape, checkpoint.n_actions) == ((4,), 2)
+    q_function = build_q_function(checkpoint, env.observation_space, env.action_space)
+    observations = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    with torch.no_grad():
+        expected = model.policy.q_net(torch.as_tensor(observations)).numpy()
+    np.testing.assert_allclose(q_function(observations), expected, rtol=1e-5, atol=1e-6)
+    assert not (tmp_path / "never").exists()
+
+
+def test_yaml_as_the_rl_zoo_writes_it_is_read_with_its_ordered_dict_tag(tmp_path):
+    """The same claim as the genuine config.yml test, with no reference data: the RL Zoo writes its
+    hyperparameters with ``yaml.dump`` of an OrderedDict (``ExperimentManager``); that file reads here."""
+    saved = collections.OrderedDict(
+        [("env_wrapper", ["stable_baselines3.common.atari_wrappers.AtariWrapper"]), ("frame_stack", 4)]
+    )
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.dump(saved))
+    assert "!!python/object/apply:collections.OrderedDict" in path.read_text()
+    config = read_rl_zoo_yaml(path)
+    assert config == dict(saved)
+    assert env_settings(SPACE_INVADERS, config, {"render_mode": "rgb_array"}).frame_skip == 4
 
 
 def test_qrdqn_q_values_are_the_mean_of_the_quantiles(tmp_path):
