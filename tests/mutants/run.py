@@ -1,0 +1,161 @@
+"""Plant, one at a time, the bugs a user would see, and check that the fast suite catches each.
+
+    python tests/mutants/run.py [--only NAME ...]
+
+Each mutant is a one-place change to a scratch copy of the repository (its files, in a temporary
+folder with no ``../shared/reference`` beside it, as on a fresh clone elsewhere); the fast suite
+(``python -m pytest -m "not slow"``) then runs in that copy. A mutant is caught when the test
+named for it, one that checks against a source independent of the Arena's code, fails; the other
+tests that fail are listed too. Not part of the default test run: it runs the fast suite once per
+mutant (about six minutes on two cores). Exit status 1 if any mutant is missed.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    what_a_user_sees: str
+    path: str
+    original: str
+    mutated: str
+    caught_by: str  # the test that checks this against a source independent of the Arena's code
+
+
+MUTANTS = [
+    Mutant(
+        "swapped action names",
+        "the bars are labelled wrong",
+        "agents/overlay.py",
+        "        for row, name in enumerate(self.action_names):",
+        "        for row, name in enumerate(self.action_names[1::-1] + self.action_names[2:]):",
+        "tests/test_independent.py::test_the_panel_labels_each_bar_with_its_actions_name",
+    ),
+    Mutant(
+        "random offline agent",
+        "the offline demo scores 0-2",
+        "agents/agent.py",
+        "        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n",
+        "        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n"
+        "        if files.offline:\n"
+        "            [parameter.data.normal_(0.0, 0.01) for parameter in q_function.network.parameters()]\n",
+        "tests/test_independent.py::test_the_offline_agent_that_plays_is_the_shipped_checkpoint",
+    ),
+    Mutant(
+        "no streaming",
+        "the first frame comes after seconds, not 0.3 s",
+        "agents/episode.py",
+        "            yield from encoder.new_segments()\n        render_thread.close()",
+        "        render_thread.close()",
+        "tests/test_independent.py::test_a_video_segment_is_streamed_while_steps_remain",
+    ),
+    Mutant(
+        "seed ignored",
+        "same seed, same game is false",
+        "agents/environment.py",
+        "                seed=seed,",
+        "                seed=0,",
+        "tests/test_independent.py::test_same_seed_same_game_in_two_processes_and_another_seed_another_game",
+    ),
+    Mutant(
+        "frame one step late",
+        "the picture and the Q bars disagree",
+        "agents/rollout.py",
+        "        screen = ale.getScreenRGB()\n",
+        "        screen, late = (late if index else ale.getScreenRGB()), ale.getScreenRGB()\n",
+        "tests/test_independent.py::test_each_video_frame_shows_the_screen_the_agent_acted_on",
+    ),
+    Mutant(
+        "frame stack reversed",
+        "the agent plays badly",
+        "agents/checkpoint.py",
+        "        values = self.network(torch.as_tensor(observations))",
+        "        values = self.network(torch.as_tensor(np.ascontiguousarray(observations[:, ::-1])))",
+        "tests/test_independent.py::test_play_acts_and_values_as_stock_sb3_on_the_rl_zoos_env",
+    ),
+    Mutant(
+        "rewards clipped in the CSV",
+        "the CSV's rewards are wrong (the final score stays right)",
+        "agents/episode.py",
+        "rows.append((step.index, step.action, name, step.exploratory, step.reward, step.score, step.lives))",
+        "rows.append((step.index, step.action, name, step.exploratory, max(-1.0, min(1.0, step.reward)), "
+        "step.score, step.lives))",
+        "tests/test_independent.py::test_rewards_above_one_are_written_unclipped",
+    ),
+]
+
+
+def scratch_copy(into: Path) -> Path:
+    """The repository's files as a fresh clone has them (plus new files not yet committed)."""
+    listing = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]
+    files = subprocess.run(listing, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    copy = into / "repo"
+    for name in files:
+        target = copy / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    return copy
+
+
+def failing_tests(copy: Path) -> tuple[set[str], str]:
+    """The tests of the fast suite that fail in ``copy``, and the suite's last line."""
+    command = [sys.executable, "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider", "-rfE"]
+    run = subprocess.run(command, cwd=copy, capture_output=True, text=True, timeout=1800)
+    lines = [line for line in run.stdout.splitlines() if line.strip()]
+    failed = {line.split()[1].split("[")[0] for line in lines if line.startswith(("FAILED ", "ERROR "))}
+    return failed, (lines or ["(no output)"])[-1]
+
+
+def test_name(node_id: str) -> str:
+    return node_id.split("::")[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python tests/mutants/run.py",
+        description="Plant each listed bug in a scratch copy and report whether the fast suite catches it.",
+    )
+    parser.add_argument("--only", nargs="*", metavar="NAME", help="run only the mutants with these names")
+    args = parser.parse_args()
+    mutants = [m for m in MUTANTS if not args.only or m.name in args.only]
+    with tempfile.TemporaryDirectory(prefix="arena-mutants-") as folder:
+        copy = scratch_copy(Path(folder))
+        failed, last = failing_tests(copy)
+        if failed:
+            print(f"The fast suite fails without any mutant: {sorted(failed)}")
+            return 1
+        missed = []
+        for mutant in mutants:
+            path = copy / mutant.path
+            original = path.read_text()
+            assert original.count(mutant.original) == 1, f"{mutant.name}: its code moved; update the mutant"
+            path.write_text(original.replace(mutant.original, mutant.mutated))
+            started = time.monotonic()
+            failed, last = failing_tests(copy)
+            path.write_text(original)
+            verdict = "caught" if mutant.caught_by in failed else "MISSED"
+            print(f"{verdict:6}  {mutant.name:28} {time.monotonic() - started:4.0f} s  ({mutant.what_a_user_sees})")
+            print(f"        by {mutant.caught_by.split('::')[1] if mutant.caught_by in failed else '(not its test)'}")
+            others = sorted(failed - {mutant.caught_by})
+            if others:
+                print(
+                    f"        and {len(others)} more: {', '.join(name.split('::')[1] for name in others)}", flush=True
+                )
+            if mutant.caught_by not in failed:
+                missed.append(mutant)
+    print(f"{len(mutants) - len(missed)} of {len(mutants)} planted bugs caught by the fast suite's independent tests.")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
