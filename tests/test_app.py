@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -88,6 +90,15 @@ def test_only_the_documented_endpoints_are_public(client):
     assert sorted(endpoints) == ["/play", "/train", "/train_cancel", "/train_status"]
     names = [p["parameter_name"] for p in endpoints["/play"]["parameters"]]
     assert names == ["game", "repo_id", "seed", "epsilon", "max_steps", "agent_view"]
+
+
+def test_the_api_and_the_command_line_play_one_game_for_one_seed(client, tmp_path):
+    """Two processes, two ways in: same seed, same game, step for step."""
+    _, csv, _ = client.predict(game="Pong", seed=4, epsilon=0.01, max_steps=200, api_name="/play")
+    command = [sys.executable, "-m", "agents.play", "--game", "Pong", "--seed", "4", "--max-steps", "200"]
+    run = subprocess.run([*command, "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    pd.testing.assert_frame_equal(pd.read_csv(csv), pd.read_csv(tmp_path / "steps.csv"))
 
 
 def test_play_with_no_game_named_plays_the_first_that_can(client):

@@ -237,7 +237,8 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
         "from agents.train import TrainingSettings\n"
         "jobs = JobManager(sys.argv[1])\n"
         "jobs.start(TrainingSettings(game='Breakout', start='scratch', eval_freq=-1, save_freq=500,\n"
-        "    hyperparameters={'n_timesteps': 2000, 'learning_starts': 500, 'buffer_size': 1000}))\n"
+        "    hyperparameters={'n_timesteps': 2000, 'learning_starts': 500, 'buffer_size': 1000,\n"
+        "                     'exploration_fraction': 1.0}))\n"
         "time.sleep(600)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=os.environ.copy())
@@ -247,7 +248,7 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
         time.sleep(0.5)
     time.sleep(1)
     process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.wait(timeout=30)
     assert JobManager(tmp_path).status()["status"] == "running"  # what a restarted app finds
 
     jobs = JobManager(tmp_path)
@@ -265,6 +266,12 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
     model = read_checkpoint(run / f"{BREAKOUT}.zip")
     assert model.num_timesteps == 2000
     assert np.isfinite(status["results"]["mean_reward"])
+    # The exploration schedule goes on where it was: ε falls linearly from 1 to 0.01 over all 2,000 steps,
+    # so at step 1,500 (500 steps after the restart) it is 1 - 0.99 × 1500/2000, not a restarted schedule's.
+    with zipfile.ZipFile(run / "rl_model_1500_steps.zip") as archive:
+        data = json.loads(archive.read("data"))
+    assert data["num_timesteps"] == 1500
+    assert data["exploration_rate"] == pytest.approx(1 - 0.99 * 1500 / 2000, abs=0.002)
 
 
 def test_a_failed_start_leaves_no_run_folder(hf_cache, tmp_path):
