@@ -28,6 +28,8 @@ from agents.errors import AgentError
 
 MAX_DATA_BYTES = 64 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
+MAX_ACTIONS = 1024  # Atari has 18 at most
+MAX_OBSERVATION_SIZE = 4096
 POLICY_MODULES = {
     "stable_baselines3.dqn.policies": "dqn",
     "sb3_contrib.qrdqn.policies": "qrdqn",
@@ -97,9 +99,14 @@ def _space_field(data: dict, space: str, *fields: str) -> Any:
 
 def _as_shape(value: Any) -> tuple[int, ...]:
     """SB3 writes a space's shape as a JSON list, or as its repr, e.g. ``(4, 84, 84)``."""
-    if isinstance(value, list):
-        return tuple(int(size) for size in value)
-    return tuple(int(size) for size in re.findall(r"\d+", str(value)))
+    try:
+        sizes = value if isinstance(value, list) else re.findall(r"\d+", str(value)[:200])
+        shape = tuple(int(size) for size in sizes)
+    except (TypeError, ValueError, OverflowError):
+        shape = ()
+    if not 1 <= len(shape) <= 4 or not all(1 <= size <= MAX_OBSERVATION_SIZE for size in shape):
+        raise AgentError(f"The checkpoint's observation shape {str(value)[:80]} is not one a DQN agent plays with.")
+    return shape
 
 
 def _readable_policy_kwargs(data: dict) -> dict[str, Any]:
@@ -125,7 +132,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise AgentError(f"The checkpoint {Path(path).name} is not a readable zip file ({error}).") from None
     try:
         data = json.loads(data_bytes)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise AgentError("The checkpoint's data file is not JSON: it was not written by Stable-Baselines3.") from None
     if not isinstance(data, dict):
         raise AgentError("The checkpoint's data file is not a JSON object: it was not written by Stable-Baselines3.")
@@ -139,8 +146,10 @@ def read_checkpoint(path: Path) -> Checkpoint:
         )
     try:
         n_actions = int(_space_field(data, "action_space", "n"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AgentError("The checkpoint's action space is not discrete: it is not a DQN agent.") from None
+    if not 1 <= n_actions <= MAX_ACTIONS:
+        raise AgentError(f"The checkpoint says it has {n_actions} actions; a DQN agent has 1 to {MAX_ACTIONS}.")
 
     try:
         state_dict = torch.load(io.BytesIO(weights_bytes), map_location="cpu", weights_only=True)
@@ -150,6 +159,12 @@ def read_checkpoint(path: Path) -> Checkpoint:
         ) from None
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise AgentError("The checkpoint's policy.pth is not a state dict of tensors.")
+    broken = [name for name, value in state_dict.items() if value.is_floating_point() and not value.isfinite().all()]
+    if broken:
+        raise AgentError(
+            f"The checkpoint's weights hold NaN or infinite values ({', '.join(broken[:3])}): the training that "
+            "wrote it diverged. Pick an earlier checkpoint or another agent."
+        )
 
     num_timesteps = data.get("num_timesteps")
     return Checkpoint(

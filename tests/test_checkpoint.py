@@ -330,3 +330,37 @@ def test_yaml_that_would_run_code_is_refused_and_never_run(tmp_path, template):
 def test_settings_outside_what_an_atari_agent_needs_are_refused(config, env_kwargs, message):
     with pytest.raises(AgentError, match=message):
         env_settings(SPACE_INVADERS, config, env_kwargs)
+
+
+def test_weights_with_nan_or_infinity_are_refused_with_a_reason(tmp_path):
+    members = sb3_members(tmp_path)
+    weights = torch.load(io.BytesIO(members["policy.pth"]), weights_only=True)
+    weights["q_net.q_net.0.bias"][3] = float("nan")
+    buffer = io.BytesIO()
+    torch.save(weights, buffer)
+    members["policy.pth"] = buffer.getvalue()
+    with pytest.raises(AgentError, match=r"NaN or infinite values \(q_net\.q_net\.0\.bias.*diverged"):
+        read_checkpoint(write_zip(tmp_path / "nan.zip", members))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (None, "[" * 100_000 + "]" * 100_000, "is not JSON"),  # deeper than Python's recursion limit
+        ("n", "1e400", "not discrete"),  # infinity, as JSON reads it
+        ("n", "100000", "100000 actions"),
+        ("_shape", "[" + "9" * 40 + ", 84, 84]", "observation shape"),
+    ],
+    ids=["deeply nested", "infinite actions", "absurd actions", "absurd shape"],
+)
+def test_absurd_metadata_is_refused_with_a_reason(tmp_path, field, value, message):
+    members = sb3_members(tmp_path)
+    data = json.loads(members["data"])
+    if field == "n":
+        data["action_space"]["n"] = "SENTINEL"
+    elif field == "_shape":
+        data["observation_space"]["_shape"] = "SENTINEL"
+    text = json.dumps(data).replace('"SENTINEL"', value) if field else value
+    members["data"] = text.encode()
+    with pytest.raises(AgentError, match=message):
+        read_checkpoint(write_zip(tmp_path / "absurd.zip", members))
