@@ -99,7 +99,7 @@ class _RenderThread(threading.Thread):
         """Queue a step, or raise the render thread's error if it has stopped."""
         while True:
             if self.error is not None or not self.is_alive():
-                raise self.error or RuntimeError("the video encoder stopped")
+                raise self.error or AgentError("The video encoder stopped unexpectedly; play again.")
             try:
                 self.steps.put(step, timeout=0.5)
                 return
@@ -183,7 +183,10 @@ def stream_episode(
     q_table = pd.DataFrame(np.array(q_values), columns=[f"q_{name}" for name in agent.action_names])
     table = pd.concat([table, q_table], axis=1)
     csv = out_dir / "steps.csv"
-    table.to_csv(csv, index=False)
+    try:
+        table.to_csv(csv, index=False)
+    except OSError as error:
+        raise AgentError(f"The game's CSV could not be written ({error.strerror}): is the disk full?") from None
     yield EpisodeResult(
         agent=agent,
         seed=seed,

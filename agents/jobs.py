@@ -10,6 +10,7 @@ last checkpoint.
 import dataclasses
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -67,16 +68,13 @@ class JobManager:
 
     def _record(self, job_id: str | None = None) -> dict[str, Any] | None:
         job_id = job_id or self._current_id()
-        if job_id is None or not (self._folder(job_id) / "job.json").exists():
+        if job_id is None:
             return None
-        return json.loads((self._folder(job_id) / "job.json").read_text())
+        record = _read_state(self._folder(job_id) / "job.json")
+        return record if isinstance(record, dict) and "id" in record and "settings" in record else None
 
     def _save(self, record: dict[str, Any]) -> None:
-        path = self._folder(record["id"]) / "job.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record, indent=1))
-        temporary.replace(path)
+        _write_state(self._folder(record["id"]) / "job.json", record)
 
     def _update(self, record: dict[str, Any], **changes: Any) -> None:
         record.update(changes)
@@ -84,11 +82,11 @@ class JobManager:
 
     def _save_progress(self, record: dict[str, Any]) -> None:
         if self.progress is not None:
-            (self._folder(record["id"]) / "progress.json").write_text(json.dumps(self.progress.snapshot()))
+            _write_state(self._folder(record["id"]) / "progress.json", self.progress.snapshot())
 
     def _saved_progress(self, job_id: str) -> dict[str, Any] | None:
-        path = self._folder(job_id) / "progress.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        progress = _read_state(self._folder(job_id) / "progress.json")
+        return progress if isinstance(progress, dict) else None
 
     # What the page and the API call.
 
@@ -229,6 +227,32 @@ class JobManager:
         for run in (self._folder(record["id"]) / "logs" / "dqn").glob("*_*"):
             for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
                 old.unlink(missing_ok=True)
+
+
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a state file so that a crash at any moment leaves the old file or the new one, whole:
+    a temporary file, flushed to disk, then renamed over the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w") as file:
+        file.write(json.dumps(state, indent=1))
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(path)
+
+
+def _read_state(path: Path) -> Any:
+    """A state file's content; an unreadable one (torn by a crash before files were written whole) is
+    set aside as ``<name>.unreadable-<time>`` and read as missing, so the app still starts."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.replace(aside)
+        print(f"{path} was unreadable ({error}); moved to {aside.name}", file=sys.stderr)
+        return None
 
 
 def progress_line(status: dict[str, Any]) -> str:

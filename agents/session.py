@@ -25,11 +25,14 @@ Progress = Callable[[float, str], None]
 
 def _new_output_folder() -> Path:
     """A fresh folder for one episode's files; folders older than an hour are removed."""
-    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
-    for old in OUTPUT_ROOT.iterdir():
-        if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_S:
-            shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix="episode-", dir=OUTPUT_ROOT))
+    try:
+        OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+        for old in OUTPUT_ROOT.iterdir():
+            if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_S:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix="episode-", dir=OUTPUT_ROOT))
+    except OSError as error:
+        raise AgentError(f"No folder for the game's video could be made in {OUTPUT_ROOT} ({error.strerror}).") from None
 
 
 def load_with_progress(game: str, repo_id: str | None, progress: Progress | None = None) -> Agent:

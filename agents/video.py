@@ -7,12 +7,15 @@ with OpenCV before they are piped, which is cheaper than ffmpeg's own converter.
 other core while Python plays the next steps.
 """
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
 from moviepy.config import FFMPEG_BINARY
+
+from agents.errors import AgentError
 
 # Segment boundaries, in seconds of video: a short first segment so that playback starts at once,
 # then longer ones, since a streaming player handles each segment at some cost.
@@ -53,14 +56,32 @@ class StreamingEncoder:
         command += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-threads", "1"]
         command += ["-pix_fmt", "yuv420p", "-force_key_frames", splits]
         command += ["-f", "tee", f"{segments}|[f=mp4:movflags=+faststart]{self.mp4}"]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as error:
+            raise AgentError(
+                f"The video encoder ffmpeg ({FFMPEG_BINARY}) could not be started: {error}. Install ffmpeg "
+                "(apt-get install ffmpeg; a Space installs it from packages.txt) and try again."
+            ) from None
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one RGB frame (height x width x 3, both even)."""
         try:
             self.process.stdin.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).data)
-        except BrokenPipeError:
-            raise RuntimeError(f"ffmpeg stopped: {self.process.communicate()[1].decode(errors='replace')}") from None
+        except (BrokenPipeError, ValueError):  # ffmpeg has exited, or its pipe was closed
+            raise self._failure("stopped") from None
+
+    def _failure(self, what: str, errors: str | None = None) -> AgentError:
+        """ffmpeg's own last words, and what to do: most often, the disk is full."""
+        if errors is None:
+            self.abort()
+            errors = self.process.stderr.read().decode(errors="replace").strip()
+        last = errors.splitlines()[-1] if errors else f"exit status {self.process.returncode}"
+        free = shutil.disk_usage(self.folder).free / 1e6
+        return AgentError(
+            f"The video encoder ffmpeg {what} ({last}). {free:.0f} MB are free where the video is written; "
+            "if that is little, free some space, then play again."
+        )
 
     def new_segments(self) -> list[Path]:
         """Segments ffmpeg has finished since the last call, in order."""
@@ -76,7 +97,7 @@ class StreamingEncoder:
         """Close the stream and wait for ffmpeg to write the last segment and the MP4."""
         _, errors = self.process.communicate()
         if self.process.returncode != 0:
-            raise RuntimeError(f"ffmpeg failed: {errors.decode(errors='replace')}")
+            raise self._failure("failed", errors.decode(errors="replace").strip())
         return self.mp4
 
     def abort(self) -> None:

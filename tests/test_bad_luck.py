@@ -1,0 +1,71 @@
+"""Bad luck, not bad input: a video encoder that is missing or dies, state files torn by a crash or a
+full disk. Each ends in a message that says what to do, and nothing stops the app from starting."""
+
+import errno
+import json
+import threading
+
+import pytest
+
+from agents import jobs as jobs_module
+from agents import video
+from agents.agent import load_agent
+from agents.episode import play_to_folder
+from agents.errors import AgentError
+from agents.jobs import JobManager
+
+
+@pytest.fixture(scope="module")
+def agent(hf_cache):
+    return load_agent("SpaceInvaders")
+
+
+def no_encoder_thread_left() -> bool:
+    return not [thread for thread in threading.enumerate() if thread.name == "overlay-encoder"]
+
+
+def test_a_missing_ffmpeg_is_said_with_what_to_do(agent, tmp_path, monkeypatch):
+    monkeypatch.setattr(video, "FFMPEG_BINARY", str(tmp_path / "no-such-ffmpeg"))
+    with pytest.raises(AgentError, match=r"ffmpeg .* could not be started.*Install ffmpeg"):
+        play_to_folder(agent, tmp_path / "out", seed=0, epsilon=0.0, max_steps=20)
+    assert no_encoder_thread_left()
+
+
+def test_an_ffmpeg_that_dies_is_said_in_its_own_words(agent, tmp_path, monkeypatch):
+    dying = tmp_path / "ffmpeg"
+    dying.write_text("#!/bin/sh\necho 'segment_00000.ts: No space left on device' >&2\nexit 1\n")
+    dying.chmod(0o755)
+    monkeypatch.setattr(video, "FFMPEG_BINARY", str(dying))
+    with pytest.raises(AgentError, match=r"ffmpeg stopped \(segment_00000.ts: No space left on device\)\. \d+ MB"):
+        play_to_folder(agent, tmp_path / "out", seed=0, epsilon=0.0, max_steps=20)
+    assert no_encoder_thread_left()
+
+
+def test_a_state_file_torn_by_a_crash_does_not_stop_the_app_from_starting(tmp_path):
+    """What a kill or an OOM in the middle of a write left behind, before writes were atomic."""
+    folder = tmp_path / "jobs" / "job-1"
+    folder.mkdir(parents=True)
+    (tmp_path / "current").write_text("job-1")
+    (folder / "job.json").write_text("")
+    jobs = JobManager(tmp_path)
+    assert jobs.status() == {"status": "none"} and not jobs.resume_interrupted()
+    assert len(list(folder.glob("job.json.unreadable-*"))) == 1  # set aside, not lost
+
+    record = {"id": "job-1", "settings": {}, "status": "finished", "game": "Pong"}
+    (folder / "job.json").write_text(json.dumps(record))
+    (folder / "progress.json").write_text('{"timesteps": 12')
+    assert JobManager(tmp_path).status() == {**record, "progress": None}
+    assert len(list(folder.glob("progress.json.unreadable-*"))) == 1
+
+
+def test_a_write_that_fails_leaves_the_last_whole_state(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    jobs_module._write_state(path, {"timesteps": 100})
+
+    def disk_full(_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(jobs_module.os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        jobs_module._write_state(path, {"timesteps": 200})
+    assert json.loads(path.read_text()) == {"timesteps": 100}
