@@ -123,12 +123,12 @@ def play_api(
     return FileData(path=str(result.video)), FileData(path=str(result.csv)), result.summary()
 
 
-def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None):
+def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
     """The training job's state for the page: text, curve, replay video (sent only when it changes,
     so a playing replay is not reloaded every tick), raw status, and which buttons can act."""
     status = jobs.status()
     replay_path = status.get("replay")
-    can = controls(status, token.token if token else None)
+    can = controls(status, token.token if token else None, profile.username if profile else None)
     scores = training_curve(status)
     return {
         job_text: status_markdown(status),
@@ -144,7 +144,7 @@ def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None):
     }
 
 
-def load_page(token: gr.OAuthToken | None = None):
+def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
     """A new visit: games marked as they are now, and the Train form showing the job on screen, if any."""
     status = jobs.status()
     form = job_form_values(status)
@@ -155,7 +155,7 @@ def load_page(token: gr.OAuthToken | None = None):
         updates |= {train_game: gr.Dropdown(choices=games.choices, value=form["game"]), start: form["start"]}
         updates |= {start_repo: form["start_repo"], train_seed: form["seed"]}
         updates |= {fields[name]: value for name, value in form["hyperparameters"].items()}
-    return updates | show_job(None, token)
+    return updates | show_job(None, token, profile)
 
 
 def plan_of_form(*values) -> str:

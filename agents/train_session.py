@@ -2,12 +2,21 @@
 the one training job, with the checks of who may do so."""
 
 import math
+import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from agents.access import control_refusal, may_control_training, push_note, push_token, training_available, where
+from agents.access import (
+    SECRET_VARIABLE,
+    control_refusal,
+    may_control_training,
+    push_note,
+    push_token,
+    training_available,
+    where,
+)
 from agents.errors import AgentError
 from agents.hyperparams import (
     EDITABLE,
@@ -191,13 +200,15 @@ def job_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def controls(status: dict[str, Any], oauth_token: str | None) -> dict[str, bool]:
-    """Which Train buttons can act now: start when no job runs, cancel while one does, push when a
-    finished run exists and someone may push it."""
+def controls(status: dict[str, Any], oauth_token: str | None, username: str | None = None) -> dict[str, bool]:
+    """Which Train buttons can act now: start when no job runs, cancel while one does (both only for
+    someone who may control training: on a Space its owner, or whoever has the secret if one is set),
+    push when a finished run exists and someone may push it."""
     running = status.get("status") == "running"
     available, _ = training_available()
+    may_control = may_control_training(username, None) or bool(os.getenv(SECRET_VARIABLE))
     return {
-        "start": available and not running,
-        "cancel": running,
+        "start": available and may_control and not running,
+        "cancel": may_control and running,
         "push": status.get("status") == "finished" and push_token(oauth_token) is not None,
     }
