@@ -9,13 +9,16 @@ tensors and plain containers only. It reads SB3 1.x files (old gym, Python 3.7/3
 SB3 2.x files alike, since neither pickle is ever opened.
 """
 
+import contextlib
 import io
 import json
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -26,8 +29,13 @@ from stable_baselines3.dqn import policies as dqn_policies
 
 from agents.errors import AgentError
 
-MAX_DATA_BYTES = 64 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
+# Bounds that real Atari DQN checkpoints never approach (a Nature-CNN DQN: 1.7M parameters, 7 MB of
+# weights, about 30 kB of data), so that a hostile file is refused before it costs memory.
+MAX_DATA_BYTES = 16 * 1024 * 1024
+MAX_WEIGHTS_BYTES = 128 * 1024 * 1024
+MAX_VERSION_BYTES = 256
+MAX_PARAMETERS = 32_000_000
+LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local header, before its name and extra field
 MAX_ACTIONS = 1024  # Atari has 18 at most
 MAX_OBSERVATION_SIZE = 4096
 POLICY_MODULES = {
@@ -77,14 +85,59 @@ class QFunction:
         return values.numpy()
 
 
-def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+def _read_member(archive: zipfile.ZipFile, raw: BinaryIO, name: str, limit: int) -> bytes:
+    """A member's bytes, of which no more than ``limit`` are ever inflated, whatever the zip's headers
+    say: ``zipfile`` inflates a member's whole deflated stream before its CRC check refuses a member
+    larger than its header claims (a decompression bomb of a few MB can cost gigabytes)."""
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise AgentError(f"The checkpoint is incomplete: it has no {name!r}.") from None
     if info.file_size > limit:
         raise AgentError(f"The checkpoint's {name!r} is {info.file_size} bytes, more than the {limit} allowed.")
-    return archive.read(name)
+    raw.seek(info.header_offset)
+    header = raw.read(LOCAL_HEADER.size)
+    if len(header) < LOCAL_HEADER.size or not header.startswith(b"PK\x03\x04"):
+        raise AgentError(f"The checkpoint's {name!r} entry is damaged.")
+    fields = LOCAL_HEADER.unpack(header)
+    method, name_length, extra_length = fields[3], fields[9], fields[10]
+    raw.seek(info.header_offset + LOCAL_HEADER.size + name_length + extra_length)
+    compressed = raw.read(min(info.compress_size, limit + limit // 100 + 1024))
+    try:
+        if method == info.compress_type == zipfile.ZIP_STORED:
+            content = compressed[: limit + 1]
+        elif method == info.compress_type == zipfile.ZIP_DEFLATED:
+            content = zlib.decompressobj(-zlib.MAX_WBITS).decompress(compressed, limit + 1)
+        else:
+            raise AgentError(f"The checkpoint's {name!r} is compressed in a way Stable-Baselines3 never writes.")
+    except zlib.error:
+        raise AgentError(f"The checkpoint's {name!r} is damaged (its compressed data is invalid).") from None
+    if len(content) != info.file_size or zlib.crc32(content) != info.CRC:
+        raise AgentError(
+            f"The checkpoint's {name!r} holds more or other data than its zip header says: the file is damaged "
+            "or crafted, and was not read further."
+        )
+    return content
+
+
+def _check_torch_archive(weights: bytes) -> None:
+    """``policy.pth`` as ``torch.save`` writes it: a zip whose records are all stored uncompressed.
+    torch's own reader would inflate a compressed record whole, with no cap; a stored one is no larger
+    than the (capped) file that holds it."""
+    try:
+        records = zipfile.ZipFile(io.BytesIO(weights)).infolist()
+    except zipfile.BadZipFile:
+        raise AgentError(
+            "The checkpoint's weights (policy.pth) are not in torch's zip format, which Stable-Baselines3 "
+            "has written since its first release."
+        ) from None
+    for record in records:
+        local_method = struct.unpack_from("<H", weights, record.header_offset + 8)[0]
+        if (record.compress_type, local_method) != (zipfile.ZIP_STORED, zipfile.ZIP_STORED):
+            raise AgentError(
+                f"The checkpoint's policy.pth has a compressed record ({record.filename}); torch.save never "
+                "writes one, so it was not read."
+            )
 
 
 def _space_field(data: dict, space: str, *fields: str) -> Any:
@@ -120,14 +173,14 @@ def _readable_policy_kwargs(data: dict) -> dict[str, Any]:
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read a checkpoint zip's readable metadata and its weights, executing nothing from it."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            data_bytes = _read_member(archive, "data", MAX_DATA_BYTES)
-            weights_bytes = _read_member(archive, "policy.pth", MAX_WEIGHTS_BYTES)
+        with open(path, "rb") as raw, zipfile.ZipFile(raw) as archive:
+            data_bytes = _read_member(archive, raw, "data", MAX_DATA_BYTES)
+            weights_bytes = _read_member(archive, raw, "policy.pth", MAX_WEIGHTS_BYTES)
             version = (
-                archive.read("_stable_baselines3_version").decode(errors="replace").strip()
-                if ("_stable_baselines3_version" in archive.namelist())
+                _read_member(archive, raw, "_stable_baselines3_version", MAX_VERSION_BYTES).decode(errors="replace")
+                if "_stable_baselines3_version" in archive.namelist()
                 else "unknown"
-            )
+            ).strip()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
         raise AgentError(f"The checkpoint {Path(path).name} is not a readable zip file ({error}).") from None
     try:
@@ -151,6 +204,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if not 1 <= n_actions <= MAX_ACTIONS:
         raise AgentError(f"The checkpoint says it has {n_actions} actions; a DQN agent has 1 to {MAX_ACTIONS}.")
 
+    _check_torch_archive(weights_bytes)
     try:
         state_dict = torch.load(io.BytesIO(weights_bytes), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a corrupt or hostile file
@@ -183,6 +237,22 @@ def _n_quantiles(state_dict: dict[str, torch.Tensor], n_actions: int) -> int:
     return int(last_bias.shape[0]) // n_actions
 
 
+def _build_policy(
+    policy_class: type, observation_space: spaces.Box, action_space: spaces.Discrete, kwargs: dict, meta: bool = False
+):
+    """SB3's policy for these settings; with ``meta``, on PyTorch's meta device, where nothing is allocated
+    (SB3 moves each network to the policy's device, which it reads from parameters it has not yet made)."""
+    if meta:
+        policy_class = type(
+            policy_class.__name__, (policy_class,), {"device": property(lambda _: torch.device("meta"))}
+        )
+    try:
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            return policy_class(observation_space, action_space, lambda _: 0.0, **kwargs)
+    except (TypeError, ValueError, AssertionError, RuntimeError) as error:
+        raise AgentError(f"The checkpoint's policy settings {kwargs} are not valid: {error}") from None
+
+
 def build_q_function(checkpoint: Checkpoint, observation_space: spaces.Box, action_space: spaces.Discrete) -> QFunction:
     """Build SB3's policy network for the environment's spaces and load the checkpoint's weights into it."""
     if checkpoint.n_actions != action_space.n:
@@ -199,13 +269,28 @@ def build_q_function(checkpoint: Checkpoint, observation_space: spaces.Box, acti
     if checkpoint.algo == "qrdqn":
         kwargs["n_quantiles"] = _n_quantiles(checkpoint.state_dict, checkpoint.n_actions)
     policy_class = POLICY_CLASSES[(checkpoint.algo, is_image_space(observation_space))]
-    try:
-        policy = policy_class(observation_space, action_space, lambda _: 0.0, **kwargs)
-    except (TypeError, ValueError, AssertionError) as error:
-        raise AgentError(f"The checkpoint's policy settings {kwargs} are not valid: {error}") from None
-    prefix = f"{Q_NETWORK_ATTRIBUTE[checkpoint.algo]}."
+    attribute = Q_NETWORK_ATTRIBUTE[checkpoint.algo]
+    prefix = f"{attribute}."
     weights = {k.removeprefix(prefix): v for k, v in checkpoint.state_dict.items() if k.startswith(prefix)}
-    network = getattr(policy, Q_NETWORK_ATTRIBUTE[checkpoint.algo])
+    # The network the settings describe is first built on PyTorch's meta device, which allocates
+    # nothing: its size and shapes are checked before any memory is spent on it.
+    skeleton = getattr(_build_policy(policy_class, observation_space, action_space, kwargs, meta=True), attribute)
+    shapes = {name: tuple(value.shape) for name, value in skeleton.state_dict().items()}
+    parameters = sum(int(np.prod(shape)) for shape in shapes.values())
+    if parameters > MAX_PARAMETERS:
+        raise AgentError(
+            f"The checkpoint's policy settings {kwargs} describe a network of {parameters:,} parameters; an "
+            f"Atari DQN has about 1.7 million, and the Arena builds none above {MAX_PARAMETERS:,}."
+        )
+    given = {name: tuple(value.shape) for name, value in weights.items()}
+    if shapes != given:
+        wrong = sorted(set(shapes) ^ set(given)) or [name for name in shapes if shapes[name] != given[name]]
+        name = wrong[0]
+        raise AgentError(
+            f"The checkpoint's weights do not fit a {checkpoint.algo.upper()} network for this game: {name} is "
+            f"{given.get(name, 'missing')} in the file and {shapes.get(name, 'absent')} in the network."
+        )
+    network = getattr(_build_policy(policy_class, observation_space, action_space, kwargs), attribute)
     try:
         network.load_state_dict(weights, strict=True)
     except RuntimeError as error:
