@@ -1,15 +1,24 @@
-"""One training job at a time, run in a background thread and remembered on disk.
+"""One training job at a time, run in a process of its own and remembered on disk.
+
+The app's :class:`JobManager` starts the job as ``python -m agents.job_worker``, reads its progress
+from disk, cancels it with SIGTERM, and watches it: a worker that dies (a crash in native code, an
+out-of-memory kill) is marked failed with the reason within seconds, and a new job can start. The
+worker's replay memory, threads and CUDA context live and die with it, and a game played in the app
+cannot change them. A worker whose app has gone stops within seconds and leaves its job to resume.
 
 A job's folder (under ``/data`` when the Space has persistent storage) holds ``job.json`` (what was
-asked, where it stands), ``progress.json`` (the live numbers, saved every few seconds), the RL Zoo
+asked, where it stands), ``progress.json`` (the live numbers, saved every two seconds), the RL Zoo
 run folder with its periodic checkpoints, and at the end the replay video and the staged Hub repo.
 Closing the browser does not stop a job; after a restart, a job that was running resumes from its
 last checkpoint.
 """
 
 import dataclasses
+import fcntl
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -32,9 +41,10 @@ from agents.train import (
     train,
     training_device,
 )
-from agents.training_time import PhaseClock, format_duration, step_costs
+from agents.training_time import PhaseClock, StepCosts, format_duration, step_costs
 
-SAVE_PROGRESS_S = 5
+SAVE_PROGRESS_S = 2
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KEEP_CHECKPOINTS = 2
 N_EVAL_EPISODES = 5
 
@@ -54,8 +64,8 @@ class JobManager:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else data_root()
         self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-        self.progress: LiveProgress | None = None
+        self.process: subprocess.Popen | None = None
+        self.supervisor: threading.Thread | None = None
 
     # Files.
 
@@ -80,9 +90,8 @@ class JobManager:
         record.update(changes)
         self._save(record)
 
-    def _save_progress(self, record: dict[str, Any]) -> None:
-        if self.progress is not None:
-            _write_state(self._folder(record["id"]) / "progress.json", self.progress.snapshot())
+    def _save_progress(self, record: dict[str, Any], progress: LiveProgress) -> None:
+        _write_state(self._folder(record["id"]) / "progress.json", progress.snapshot())
 
     def _saved_progress(self, job_id: str) -> dict[str, Any] | None:
         progress = _read_state(self._folder(job_id) / "progress.json")
@@ -91,15 +100,14 @@ class JobManager:
     # What the page and the API call.
 
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.process is not None and self.process.poll() is None
 
     def status(self) -> dict[str, Any]:
         """The current (or last) job, with its live progress; ``{"status": "none"}`` before any job."""
         record = self._record()
         if record is None:
             return {"status": "none"}
-        progress = self.progress.snapshot() if self.running() and self.progress else self._saved_progress(record["id"])
-        return {**record, "progress": progress}
+        return {**record, "progress": self._saved_progress(record["id"])}
 
     def start(self, settings: TrainingSettings) -> dict[str, Any]:
         """Start a job, or refuse with the running job's progress when one is running."""
@@ -125,6 +133,7 @@ class JobManager:
                 "replay_memory_bytes": memory,
                 "created": time.time(),
                 "error": None,
+                "step_costs": dataclasses.asdict(costs) if (costs := step_costs(training_device(), False)) else None,
             }
             self._save(record)
             (self.root / "current").write_text(record["id"])
@@ -132,10 +141,12 @@ class JobManager:
         return self.status()
 
     def cancel(self) -> dict[str, Any]:
-        """Ask the running job to stop after its current step."""
-        if not self.running() or self.progress is None:
+        """Ask the running job to stop after its current step (it then saves what it has)."""
+        record = self._record()
+        if not self.running() or record is None:
             raise AgentError("No training job is running.")
-        self.progress.cancel_requested = True
+        self._update(record, cancel_requested=True)  # said before the signal, which may end a worker still starting
+        self.process.send_signal(signal.SIGTERM)
         return self.status()
 
     def resume_interrupted(self) -> bool:
@@ -147,8 +158,9 @@ class JobManager:
         return True
 
     def wait(self, timeout: float | None = None) -> dict[str, Any]:
-        if self.thread is not None:
-            self.thread.join(timeout)
+        """The job's status once its process has ended (or ``timeout`` seconds have passed)."""
+        if self.supervisor is not None:
+            self.supervisor.join(timeout)
         return self.status()
 
     def push(self, username: str, token: str) -> str:
@@ -170,30 +182,71 @@ class JobManager:
         self._update(record, pushed=repo_id, pushed_url=url)
         return url
 
-    # The job itself.
+    # The job's process, seen from the app.
 
     def _launch(self, record: dict[str, Any], resume: bool) -> None:
+        command = [sys.executable, "-m", "agents.job_worker", str(self.root.resolve()), record["id"]]
+        # A session of its own: a Ctrl+C meant for the app does not reach it; it notices the app has gone.
+        self.process = subprocess.Popen(
+            [*command, *(["--resume"] if resume else [])], cwd=PROJECT_ROOT, start_new_session=True
+        )
+        self.supervisor = threading.Thread(
+            target=self._supervise, args=(self.process, record["id"]), name="job-supervisor", daemon=True
+        )
+        self.supervisor.start()
+
+    def _supervise(self, process: subprocess.Popen, job_id: str) -> None:
+        """When the worker ends without having said how its job ended, say it: it died."""
+        code = process.wait()
+        record = self._record(job_id)
+        if record is None or record["status"] != "running":
+            return
+        if record.get("cancel_requested"):  # stopped by the cancel before it could say so itself
+            self._update(record, status="cancelled", phase="cancelled")
+            return
+        if code < 0:
+            name = signal.Signals(-code).name
+            reason = (
+                f"The training process was killed ({name}): most often the machine ran out of memory. "
+                "Lower buffer_size and start a new job."
+            )
+        else:
+            reason = f"The training process exited unexpectedly (status {code}); the app's log has the details."
+        self._update(record, status="failed", phase="failed", error=reason)
+
+    # The job itself, in its worker process.
+
+    def run_job(self, job_id: str, resume: bool) -> None:
+        """Train, evaluate and render the job, saving its progress as it goes (the worker's whole life)."""
+        record = self._record(job_id)
+        if record is None:
+            raise AgentError(f"No job {job_id} in {self.root}.")
+        folder = self._folder(job_id)
+        exclusive = open(folder / "worker.lock", "w")  # noqa: SIM115 (held for the process's life)
+        fcntl.flock(exclusive, fcntl.LOCK_EX)  # waits for a worker of the same job that is still stopping
         settings = TrainingSettings(**record["settings"])
         hyperparameters = settings.resolved_hyperparameters()
-        clock = PhaseClock(hyperparameters, step_costs(training_device()))
-        self.progress = LiveProgress(int(hyperparameters["n_timesteps"]), clock=clock)
-        saved = self._saved_progress(record["id"]) if resume else None
+        costs = record.get("step_costs")
+        clock = PhaseClock(hyperparameters, StepCosts(**costs) if costs else None)
+        progress = LiveProgress(int(hyperparameters["n_timesteps"]), clock=clock)
+        saved = self._saved_progress(job_id) if resume else None
         if saved:
-            self.progress.episodes = [tuple(episode) for episode in saved["episodes"]]
-        self.thread = threading.Thread(target=self._run, args=(record, settings, resume), name="training", daemon=True)
-        self.thread.start()
-
-    def _run(self, record: dict[str, Any], settings: TrainingSettings, resume: bool) -> None:
-        folder = self._folder(record["id"])
+            progress.episodes = [tuple(episode) for episode in saved["episodes"]]
+        signal.signal(signal.SIGTERM, lambda *_: setattr(progress, "cancel_requested", True))
+        app_gone = threading.Event()
         stop_saving = threading.Event()
-        saver = threading.Thread(target=self._keep_saving_progress, args=(record, stop_saving), daemon=True)
+        saver = threading.Thread(
+            target=self._keep_saving_progress, args=(record, progress, stop_saving, app_gone), daemon=True
+        )
         saver.start()
         try:
             logs = folder / "logs"
             resume_run = run_folder_of(logs, record["env_id"]) if resume and (logs / "dqn").exists() else None
-            run = train(settings, logs, progress=self.progress, resume_run=resume_run)
+            run = train(settings, logs, progress=progress, resume_run=resume_run)
+            if app_gone.is_set():  # left running: the restarted app resumes it from its last checkpoint
+                return
             self._update(record, run_folder=str(run))
-            if self.progress.cancel_requested:
+            if progress.cancel_requested:
                 self._update(record, status="cancelled", phase="cancelled")
                 return
             self._update(record, phase="evaluating and rendering a replay")
@@ -214,13 +267,21 @@ class JobManager:
         finally:
             stop_saving.set()
             saver.join()
-            self._save_progress(record)
+            self._save_progress(record, progress)
             self._prune_checkpoints(record)
 
-    def _keep_saving_progress(self, record: dict[str, Any], stop: threading.Event) -> None:
+    def _keep_saving_progress(
+        self, record: dict[str, Any], progress: LiveProgress, stop: threading.Event, app_gone: threading.Event
+    ) -> None:
+        """Every two seconds: save the progress, prune old checkpoints, and stop training if the app that
+        started this worker has gone (its parent is then another process)."""
+        app = os.getppid()
         while not stop.wait(SAVE_PROGRESS_S):
-            self._save_progress(record)
+            self._save_progress(record, progress)
             self._prune_checkpoints(record)
+            if os.getppid() != app:
+                app_gone.set()
+                progress.cancel_requested = True
 
     def _prune_checkpoints(self, record: dict[str, Any]) -> None:
         """Keep the newest checkpoints only: each holds the network and its optimizer (~40 MB)."""

@@ -223,7 +223,7 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     shown = page.locator("body").inner_text()  # what is visible: no Space-only wording or controls here
     assert "this Space" not in shown and "Duplicate" not in shown and "Log in" not in shown
     expect(page.get_by_role("combobox", name="Game").last).to_have_value("Breakout · offline agent")
-    expect(page.get_by_text(re.compile(r"Time: (about \d+ min|under a minute)"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"Time: (about (\d+ h )?\d+ min|under a minute)"))).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Start training")).to_be_enabled()
     expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
     expect(page.get_by_role("button", name="Push to the Hub")).to_be_disabled()

@@ -219,14 +219,46 @@ def test_job_runs_in_the_background_refuses_a_second_and_reports(hf_cache, tmp_p
     assert "-orga alice" in (Path(kwargs["folder_path"]) / "README.md").read_text()
 
 
+def wait_for_steps(jobs: JobManager, steps: int, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while (jobs.status()["progress"] or {}).get("timesteps", 0) < steps:
+        assert time.monotonic() < deadline and jobs.running(), jobs.status()
+        time.sleep(0.5)
+
+
 def test_a_job_can_be_cancelled(hf_cache, tmp_path):
     jobs = JobManager(tmp_path)
     jobs.start(TrainingSettings(game="Breakout", start="scratch", hyperparameters={**TINY, "n_timesteps": 50_000}))
-    while (jobs.status()["progress"] or {}).get("timesteps", 0) < 200:
-        time.sleep(0.5)
+    wait_for_steps(jobs, 200)
     jobs.cancel()
     status = jobs.wait(timeout=120)
     assert status["status"] == "cancelled" and status["progress"]["timesteps"] < 50_000
+
+
+def test_a_job_cancelled_as_it_starts_is_cancelled_not_failed(hf_cache, tmp_path):
+    """The cancel can reach the worker before it has set up its own handling of it."""
+    jobs = JobManager(tmp_path)
+    jobs.start(TrainingSettings(game="Breakout", start="scratch", hyperparameters=TINY))
+    jobs.cancel()
+    status = jobs.wait(timeout=120)
+    assert status["status"] == "cancelled", status.get("error")
+
+
+def test_a_training_process_that_dies_is_marked_failed_at_once_and_the_next_job_starts(hf_cache, tmp_path):
+    """As an out-of-memory kill or a crash in native code would end it: the app, in another process,
+    says why within seconds and stays usable."""
+    jobs = JobManager(tmp_path)
+    long_job = TrainingSettings(game="Breakout", start="scratch", hyperparameters={**TINY, "n_timesteps": 50_000})
+    jobs.start(long_job)
+    wait_for_steps(jobs, 100)
+    os.kill(jobs.process.pid, signal.SIGKILL)
+    status = jobs.wait(timeout=10)
+    assert status["status"] == "failed" and "killed (SIGKILL)" in status["error"] and "memory" in status["error"]
+    assert not jobs.running()
+    jobs.start(long_job)
+    wait_for_steps(jobs, 100)
+    jobs.cancel()
+    assert jobs.wait(timeout=120)["status"] == "cancelled"
 
 
 def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_path):
