@@ -14,9 +14,11 @@ last checkpoint.
 """
 
 import dataclasses
+import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +68,7 @@ class JobManager:
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.supervisor: threading.Thread | None = None
+        self.unsaved_ending: dict[str, Any] | None = None  # how the job ended, when the disk could not take it
 
     # Files.
 
@@ -107,6 +110,8 @@ class JobManager:
         record = self._record()
         if record is None:
             return {"status": "none"}
+        if self.unsaved_ending is not None and self.unsaved_ending["id"] == record["id"]:
+            record = self.unsaved_ending
         return {**record, "progress": self._saved_progress(record["id"])}
 
     def start(self, settings: TrainingSettings) -> dict[str, Any]:
@@ -212,7 +217,10 @@ class JobManager:
             )
         else:
             reason = f"The training process exited unexpectedly (status {code}); the app's log has the details."
-        self._update(record, status="failed", phase="failed", error=reason)
+        try:
+            self._update(record, status="failed", phase="failed", error=reason)
+        except OSError as error:  # a full disk: the app says it from memory, and a new job may start
+            self.unsaved_ending = {**record, "status": "failed", "phase": "failed", "error": f"{reason} ({error})"}
 
     # The job itself, in its worker process.
 
@@ -261,6 +269,9 @@ class JobManager:
             )
         except AgentError as error:
             self._update(record, status="failed", phase="failed", error=str(error))
+        except OSError as error:
+            reason = disk_full_reason(folder) if error.errno == errno.ENOSPC else f"{type(error).__name__}: {error}"
+            self._update(record, status="failed", phase="failed", error=reason)
         except Exception as error:  # a job must end with a readable status whatever broke
             self._update(record, status="failed", phase="failed", error=f"{type(error).__name__}: {error}")
             traceback.print_exc()
@@ -288,6 +299,16 @@ class JobManager:
         for run in (self._folder(record["id"]) / "logs" / "dqn").glob("*_*"):
             for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
                 old.unlink(missing_ok=True)
+
+
+def disk_full_reason(folder: Path) -> str:
+    """What a job that ran out of disk says: how much is free, and what a checkpoint takes."""
+    free = shutil.disk_usage(folder).free / 1e6
+    saved = [path.stat().st_size for path in folder.glob("logs/dqn/*/rl_model_*_steps.zip")]
+    needs = f"{max(saved) / 1e6:.0f} MB" if saved else "about 30 MB (weights, target network and optimizer)"
+    return (
+        f"The disk is full: {free:.0f} MB free, and a checkpoint needs {needs}. Free some space, then start a new job."
+    )
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:

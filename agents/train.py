@@ -194,13 +194,33 @@ def checkpoints(run_folder: Path) -> list[tuple[int, Path]]:
     return sorted((int(path.stem.split("_")[2]), path) for path in Path(run_folder).glob("rl_model_*_steps.zip"))
 
 
-def latest_checkpoint(run_folder: Path) -> tuple[Path, int] | None:
-    """The last periodic checkpoint of a run, with its step count."""
-    found = checkpoints(run_folder)
-    if not found:
-        return None
-    steps, path = found[-1]
-    return path, steps
+def latest_readable_checkpoint(run_folder: Path) -> tuple[Checkpoint, int] | None:
+    """The newest periodic checkpoint of a run that reads whole, with its step count: one torn by a
+    crash or a full disk while it was written is passed over for the one before."""
+    for steps, path in reversed(checkpoints(run_folder)):
+        try:
+            return read_checkpoint(path), steps
+        except AgentError as error:
+            print(f"{path.name} is unreadable ({error}); resuming from an earlier checkpoint", file=sys.stderr)
+    return None
+
+
+class ReplayRefill(BaseCallback):
+    """After a restart the replay memory is empty: hold the gradient steps until the restored policy
+    has played ``transitions`` steps into it (SB3 would otherwise learn from the first few)."""
+
+    def __init__(self, transitions: int) -> None:
+        super().__init__()
+        self.transitions = transitions
+        self.gradient_steps = 0
+
+    def _on_training_start(self) -> None:
+        self.gradient_steps, self.model.gradient_steps = self.model.gradient_steps, 0
+
+    def _on_step(self) -> bool:
+        if self.model.gradient_steps == 0 and self.model.replay_buffer.size() >= self.transitions:
+            self.model.gradient_steps = self.gradient_steps
+        return True
 
 
 def train(
@@ -222,7 +242,7 @@ def train(
     check_memory(hyperparameters)
     total = int(hyperparameters["n_timesteps"])
     out = Path(out)
-    checkpoint = latest_checkpoint(resume_run) if resume_run is not None else None
+    checkpoint = latest_readable_checkpoint(resume_run) if resume_run is not None else None
     done = checkpoint[1] if checkpoint else 0
     # The start agent is found and read before any folder is made: a failed start leaves nothing behind.
     fresh_start = resume_run is None and settings.start != "scratch"
@@ -260,13 +280,13 @@ def train(
         raise
     (Path(manager.params_path) / "env_kwargs.yml").write_text(yaml.safe_dump({}))
 
+    callbacks = [*manager.callbacks]
     if checkpoint is not None:
-        weights = read_checkpoint(checkpoint[0]).state_dict
-        model.policy.load_state_dict(weights)
+        model.policy.load_state_dict(checkpoint[0].state_dict)
         model.num_timesteps = done
         _restore_evaluations(manager, resume_run)
-
-    callbacks = [*manager.callbacks]
+        refill = min(int(hyperparameters["learning_starts"]), int(hyperparameters["buffer_size"]))
+        callbacks.append(ReplayRefill(refill))
     if progress is not None:
         progress.start_timesteps = done
         callbacks.append(progress)

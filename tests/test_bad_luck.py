@@ -1,11 +1,16 @@
 """Bad luck, not bad input: a video encoder that is missing or dies, state files torn by a crash or a
 full disk. Each ends in a message that says what to do, and nothing stops the app from starting."""
 
+import dataclasses
 import errno
 import json
+import re
 import threading
 
+import gymnasium as gym
 import pytest
+from stable_baselines3 import DQN
+from stable_baselines3.common.base_class import BaseAlgorithm
 
 from agents import jobs as jobs_module
 from agents import video
@@ -13,6 +18,7 @@ from agents.agent import load_agent
 from agents.episode import play_to_folder
 from agents.errors import AgentError
 from agents.jobs import JobManager
+from agents.train import TrainingSettings, latest_readable_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +75,40 @@ def test_a_write_that_fails_leaves_the_last_whole_state(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         jobs_module._write_state(path, {"timesteps": 200})
     assert json.loads(path.read_text()) == {"timesteps": 100}
+
+
+def test_a_resume_passes_over_a_torn_newest_checkpoint(tmp_path):
+    """A checkpoint cut short by a crash or a full disk while it was written: the one before it is used."""
+    model = DQN("MlpPolicy", gym.make("CartPole-v1"), buffer_size=1, device="cpu")
+    model.save(tmp_path / "rl_model_500_steps.zip")
+    model.save(tmp_path / "rl_model_1000_steps.zip")
+    whole = (tmp_path / "rl_model_1000_steps.zip").read_bytes()
+    (tmp_path / "rl_model_1000_steps.zip").write_bytes(whole[: len(whole) // 2])
+    checkpoint, steps = latest_readable_checkpoint(tmp_path)
+    assert steps == 500 and checkpoint.n_actions == 2
+
+
+def test_a_full_disk_at_a_checkpoint_ends_the_job_with_how_much_is_free(tmp_path, monkeypatch):
+    """The job's own process (here, this one) meets ENOSPC when the RL Zoo saves a checkpoint: the job ends
+    failed, saying so, and the next job can start."""
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    jobs = JobManager(tmp_path)
+    settings = TrainingSettings(
+        game="Breakout",
+        start="scratch",
+        save_freq=300,
+        eval_freq=-1,
+        hyperparameters={"n_timesteps": 1000, "learning_starts": 500, "buffer_size": 1000},
+    )
+    record = {"id": "job-1", "settings": dataclasses.asdict(settings), "game": "Breakout", "status": "running"}
+    jobs_module._write_state(tmp_path / "jobs" / "job-1" / "job.json", {**record, "env_id": "BreakoutNoFrameskip-v4"})
+    (tmp_path / "current").write_text("job-1")
+    monkeypatch.setattr(BaseAlgorithm, "save", disk_full)
+    jobs.run_job("job-1", resume=False)
+    status = jobs.status()
+    assert status["status"] == "failed"
+    assert re.fullmatch(r"The disk is full: \d+ MB free, and a checkpoint needs about 30 MB .*", status["error"])
+    assert 290 <= status["progress"]["timesteps"] <= 300  # it stopped at the first checkpoint

@@ -304,6 +304,10 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
         data = json.loads(archive.read("data"))
     assert data["num_timesteps"] == 1500
     assert data["exploration_rate"] == pytest.approx(1 - 0.99 * 1500 / 2000, abs=0.002)
+    # No gradient step on the empty replay memory of a restart: the restored policy first plays
+    # min(learning_starts, buffer_size) = 500 steps into it, so steps 1,500 to 2,000 learn (every 4th).
+    with zipfile.ZipFile(run / f"{BREAKOUT}.zip") as archive:
+        assert json.loads(archive.read("data"))["_n_updates"] == pytest.approx((2000 - 1500) / 4, abs=2)
 
 
 def test_a_failed_start_leaves_no_run_folder(hf_cache, tmp_path):
