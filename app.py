@@ -24,6 +24,7 @@ from agents.session import (
 )
 from agents.train import training_device
 from agents.train_session import (
+    DEFAULT_SAVE_FREQ,
     cancel_training,
     controls,
     default_hyperparameters,
@@ -153,7 +154,7 @@ def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | Non
     updates[plan] = plan_note(form["hyperparameters"] if form else DEFAULTS, wait=False)
     if form is not None:
         updates |= {train_game: gr.Dropdown(choices=games.choices, value=form["game"]), start: form["start"]}
-        updates |= {start_repo: form["start_repo"], train_seed: form["seed"]}
+        updates |= {start_repo: form["start_repo"], train_seed: form["seed"], save_every: form["save_freq"]}
         updates |= {fields[name]: value for name, value in form["hyperparameters"].items()}
     return updates | show_job(None, token, profile)
 
@@ -168,6 +169,7 @@ def start_job(
     repo,
     seed_value,
     secret_value,
+    save_every,
     n_timesteps,
     learning_rate,
     buffer_size,
@@ -190,6 +192,7 @@ def start_job(
             hyperparameters,
             profile.username if profile else None,
             secret_value,
+            save_every,
         )
     except Exception as error:
         return {train_message: failure_markdown("Could not start training", error)}
@@ -227,13 +230,14 @@ def train_api(
     gradient_steps: int = DEFAULTS["gradient_steps"],
     seed: int = 0,
     secret: str = "",
+    save_freq: int = DEFAULT_SAVE_FREQ,
 ) -> dict:
     """Start a training job (game empty: the first whose agent can play here; start: "pretrained",
-    "scratch" or a Hub repo id). Returns its status; a second job while one runs is refused with the
-    running job's progress."""
+    "scratch" or a Hub repo id; save_freq: steps between checkpoints). Returns its status; a second job
+    while one runs is refused with the running job's progress."""
     hyperparameters = {name: value for name, value in locals().items() if name in EDITABLE}
     try:
-        return start_training(jobs, game, start, seed, hyperparameters, None, secret)
+        return start_training(jobs, game, start, seed, hyperparameters, None, secret, save_freq)
     except AgentError as error:
         raise gr.Error(str(error), print_exception=False) from None
 
@@ -339,6 +343,13 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
                     label="Hub repo to start from", placeholder="OWNER/dqn-PongNoFrameskip-v4", visible=False
                 )
                 train_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                save_every = gr.Number(
+                    value=DEFAULT_SAVE_FREQ,
+                    precision=0,
+                    minimum=100,
+                    label="Checkpoint every (steps)",
+                    info="a restarted job resumes from its last checkpoint; each takes tens of MB",
+                )
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown(form_note())
                 with gr.Row():
@@ -369,7 +380,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
     gr.on([field.change for field in field_list], plan_of_form, field_list, plan, api_visibility="private")
     start_button.click(
         start_job,
-        [train_game, start, start_repo, train_seed, secret, *field_list],
+        [train_game, start, start_repo, train_seed, secret, save_every, *field_list],
         [*job_outputs, train_message],
         api_visibility="private",
     )
@@ -379,7 +390,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
     demo.load(
         load_page,
         None,
-        [game, train_game, push_text, plan, start, start_repo, train_seed, *field_list, *job_outputs],
+        [game, train_game, push_text, plan, start, start_repo, train_seed, save_every, *field_list, *job_outputs],
         api_visibility="private",
     ).then(plan_of_form, field_list, plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")

@@ -31,6 +31,7 @@ from agents.train import MEMORY_HEADROOM_BYTES, TrainingSettings, training_devic
 from agents.training_time import format_duration, step_costs
 
 SMOOTHING_EPISODES = 20
+DEFAULT_SAVE_FREQ = TrainingSettings.save_freq
 
 
 CPU_RUN = {"n_timesteps": 50_000, "buffer_size": 50_000, "learning_starts": 5_000}  # minutes, not days, on a CPU
@@ -99,8 +100,10 @@ def start_training(
     hyperparameters: dict[str, Any],
     username: str | None = None,
     secret: str | None = None,
+    save_freq: float = DEFAULT_SAVE_FREQ,
 ) -> dict[str, Any]:
-    """Start the job if this machine trains and the caller may; returns the job's status."""
+    """Start the job if this machine trains and the caller may; returns the job's status. ``save_freq``:
+    steps between checkpoints, the points a restarted job resumes from."""
     available, reason = training_available()
     if not available:
         raise AgentError(reason)
@@ -108,8 +111,12 @@ def start_training(
         raise AgentError(control_refusal())
     if not isinstance(seed, (int, float)) or not math.isfinite(seed) or seed != int(seed) or seed < 0:
         raise AgentError("The seed must be a whole number from 0.")
+    if not isinstance(save_freq, (int, float)) or not math.isfinite(save_freq) or not 100 <= save_freq <= 10**8:
+        raise AgentError("The checkpoint interval must be a whole number of steps from 100 to 100,000,000.")
     start = (start or "pretrained").strip()
-    settings = TrainingSettings(game=game, start=start, hyperparameters=hyperparameters, seed=int(seed))
+    settings = TrainingSettings(
+        game=game, start=start, hyperparameters=hyperparameters, seed=int(seed), save_freq=int(save_freq)
+    )
     return jobs.start(settings)
 
 
@@ -196,6 +203,7 @@ def job_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
         "start": start if start in ("pretrained", "scratch") else "repo",
         "start_repo": "" if start in ("pretrained", "scratch") else start,
         "seed": settings.get("seed", 0),
+        "save_freq": settings.get("save_freq", DEFAULT_SAVE_FREQ),
         "hyperparameters": {name: values[name] for name in EDITABLE},
     }
 

@@ -267,8 +267,11 @@ def test_train_from_the_pretrained_agent_offline_uses_the_shipped_one(first_run_
     """A newcomer's machine (offline, empty cache): /train with no game and "pretrained" fine-tunes the
     shipped Breakout agent, within a deadline."""
     client = Client(first_run_app_url, verbose=False)
-    status = client.predict(n_timesteps=1000, learning_starts=500, buffer_size=1000, api_name="/train")
+    with pytest.raises(AppError, match="checkpoint interval must be"):
+        client.predict(save_freq=3, api_name="/train")
+    status = client.predict(n_timesteps=1000, learning_starts=500, buffer_size=1000, save_freq=500, api_name="/train")
     assert status["game"] == "Breakout" and status["settings"]["start"] == "pretrained"
+    assert status["settings"]["save_freq"] == 500
     deadline = time.monotonic() + 300
     while (status := client.predict(api_name="/train_status"))["status"] == "running":
         assert time.monotonic() < deadline, status
