@@ -386,7 +386,10 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
     )
     cancel_button.click(cancel_job, secret, [*job_outputs, train_message], api_visibility="private")
     push_button.click(push_job, None, push_result, api_visibility="private")
-    gr.Timer(2).tick(show_job, shown_replay, job_outputs, api_visibility="private", show_progress="hidden")
+    # Status reads are cheap file reads: every open page's poll runs at once, none waits behind another.
+    gr.Timer(2).tick(
+        show_job, shown_replay, job_outputs, api_visibility="private", show_progress="hidden", concurrency_limit=None
+    )
     demo.load(
         load_page,
         None,
@@ -395,7 +398,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
     ).then(plan_of_form, field_list, plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")
     gr.api(train_api, api_name="train")
-    gr.api(train_status_api, api_name="train_status")
+    gr.api(train_status_api, api_name="train_status", concurrency_limit=None)
     gr.api(train_cancel_api, api_name="train_cancel")
 
 # Gradio's login button checks the login with an endpoint of its own: internal, like the page's events.

@@ -31,7 +31,7 @@ def reference_path(*parts: str) -> Path:
     path = REFERENCE.joinpath(*parts)
     if not path.exists():
         pytest.skip(
-            f"needs {path.relative_to(REFERENCE.parent.parent)}: genuine files from other projects (the RL Zoo's "
+            f"needs ../{path.relative_to(ROOT.parent)}: genuine files from other projects (the RL Zoo's "
             "trained agents, DLR-RM/rl-trained-agents, and public Hub repos of course students) that the team "
             "keeps in a folder beside the clone, not in the repository; see the README's 'Tests'"
         )
