@@ -1,5 +1,6 @@
 """Atari DQN Arena: the Gradio UI. It only wires components to the ``agents`` package."""
 
+import functools
 import os
 import traceback
 
@@ -107,6 +108,20 @@ def q_value_plot(table, view: str) -> gr.LinePlot:
     return gr.LinePlot(q_value_plot_data(table, view), y_title=PLOT_Y_TITLES[view], visible=True)
 
 
+def api_errors(function):
+    """For the API endpoints: an AgentError reaches ``gradio_client`` as its message, with no traceback."""
+
+    @functools.wraps(function)
+    def answer(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except AgentError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+
+    return answer
+
+
+@api_errors
 def play_api(
     game: str = "",
     repo_id: str = "",
@@ -117,10 +132,7 @@ def play_api(
 ) -> tuple[FileData, FileData, dict]:
     """Play one whole game (game empty: the first game whose agent can play here). Returns the MP4 video,
     the per-step CSV and a summary (game, repo, seed, epsilon, steps, score, terminated, seconds)."""
-    try:
-        result = play_once(game, repo_id, seed, epsilon, max_steps, agent_view)
-    except AgentError as error:
-        raise gr.Error(str(error), print_exception=False) from None
+    result = play_once(game, repo_id, seed, epsilon, max_steps, agent_view)
     return FileData(path=str(result.video)), FileData(path=str(result.csv)), result.summary()
 
 
@@ -215,6 +227,7 @@ def push_job(profile: gr.OAuthProfile | None, token: gr.OAuthToken | None):
         return failure_markdown("Could not push", error)
 
 
+@api_errors
 def train_api(
     game: str = "",
     start: str = "pretrained",
@@ -236,10 +249,7 @@ def train_api(
     "scratch" or a Hub repo id; save_freq: steps between checkpoints). Returns its status; a second job
     while one runs is refused with the running job's progress."""
     hyperparameters = {name: value for name, value in locals().items() if name in EDITABLE}
-    try:
-        return start_training(jobs, game, start, seed, hyperparameters, None, secret, save_freq)
-    except AgentError as error:
-        raise gr.Error(str(error), print_exception=False) from None
+    return start_training(jobs, game, start, seed, hyperparameters, None, secret, save_freq)
 
 
 def train_status_api() -> dict:
@@ -247,12 +257,10 @@ def train_status_api() -> dict:
     return jobs.status()
 
 
+@api_errors
 def train_cancel_api(secret: str = "") -> dict:
     """Cancel the running training job."""
-    try:
-        return cancel_training(jobs, None, secret)
-    except AgentError as error:
-        raise gr.Error(str(error), print_exception=False) from None
+    return cancel_training(jobs, None, secret)
 
 
 with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
@@ -354,8 +362,10 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
                 gr.Markdown(form_note())
                 with gr.Row():
                     fields = {
-                        name: gr.Number(value=DEFAULTS[name], label=name, info=meaning, minimum=low, maximum=high)
-                        for name, (_, low, high, meaning) in EDITABLE.items()
+                        name: gr.Number(
+                            value=DEFAULTS[name], label=name, info=rule.meaning, minimum=rule.low, maximum=rule.high
+                        )
+                        for name, rule in EDITABLE.items()
                     }
                 plan = gr.Markdown()
         with gr.Row():

@@ -1,6 +1,7 @@
 """The RL Zoo's DQN hyperparameters for Atari, the ones a user may change, and what they cost in memory."""
 
 import math
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -8,18 +9,28 @@ import yaml
 
 from agents.errors import AgentError
 
-# Editable hyperparameters: RL Zoo name -> (type, smallest, largest, what it means).
-EDITABLE: dict[str, tuple[type, float, float, str]] = {
-    "n_timesteps": (int, 1_000, 50_000_000, "environment steps to train for"),
-    "learning_rate": (float, 1e-7, 0.1, "Adam's step size"),
-    "buffer_size": (int, 1_000, 10_000_000, "transitions the replay memory holds"),
-    "learning_starts": (int, 0, 10_000_000, "steps of random play before learning starts"),
-    "batch_size": (int, 1, 4096, "transitions per gradient step"),
-    "exploration_fraction": (float, 0.0, 1.0, "share of training over which ε decays from 1"),
-    "exploration_final_eps": (float, 0.0, 1.0, "ε after the decay"),
-    "target_update_interval": (int, 1, 10_000_000, "steps between target-network updates"),
-    "train_freq": (int, 1, 10_000, "environment steps between gradient updates"),
-    "gradient_steps": (int, 1, 1_000, "gradient steps per update"),
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """An RL Zoo hyperparameter a user may change: its type, its bounds and what it means."""
+
+    kind: type
+    low: float
+    high: float
+    meaning: str
+
+
+EDITABLE: dict[str, Hyperparameter] = {
+    "n_timesteps": Hyperparameter(int, 1_000, 50_000_000, "environment steps to train for"),
+    "learning_rate": Hyperparameter(float, 1e-7, 0.1, "Adam's step size"),
+    "buffer_size": Hyperparameter(int, 1_000, 10_000_000, "transitions the replay memory holds"),
+    "learning_starts": Hyperparameter(int, 0, 10_000_000, "steps of random play before learning starts"),
+    "batch_size": Hyperparameter(int, 1, 4096, "transitions per gradient step"),
+    "exploration_fraction": Hyperparameter(float, 0.0, 1.0, "share of training over which ε decays from 1"),
+    "exploration_final_eps": Hyperparameter(float, 0.0, 1.0, "ε after the decay"),
+    "target_update_interval": Hyperparameter(int, 1, 10_000_000, "steps between target-network updates"),
+    "train_freq": Hyperparameter(int, 1, 10_000, "environment steps between gradient updates"),
+    "gradient_steps": Hyperparameter(int, 1, 1_000, "gradient steps per update"),
 }
 OBSERVATION_BYTES = 4 * 84 * 84  # four stacked 84x84 uint8 frames
 
@@ -36,14 +47,14 @@ def check_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if name not in EDITABLE:
             raise AgentError(f"Unknown hyperparameter {name!r}. Editable: {', '.join(EDITABLE)}.")
-        kind, low, high, _ = EDITABLE[name]
+        rule = EDITABLE[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise AgentError(f"{name} must be a number, not {value!r}.")
-        if kind is int and value != int(value):
+        if rule.kind is int and value != int(value):
             raise AgentError(f"{name} must be a whole number, not {value!r}.")
-        if not low <= value <= high:
-            raise AgentError(f"{name} must be between {low:g} and {high:g}, not {value:g}.")
-        checked[name] = kind(value)
+        if not rule.low <= value <= rule.high:
+            raise AgentError(f"{name} must be between {rule.low:g} and {rule.high:g}, not {value:g}.")
+        checked[name] = rule.kind(value)
     return checked
 
 

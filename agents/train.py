@@ -351,10 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload the result to the Hub, as OWNER/NAME or, with no value, as <you>/dqn-<EnvId>; the token "
         "is this machine's (HF_TOKEN or hf auth login)",
     )
-    for name, (kind, _, _, meaning) in EDITABLE.items():
+    for name, rule in EDITABLE.items():
         if name != "n_timesteps":
-            default = rl_zoo_atari_defaults()[name]
-            parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{meaning} (RL Zoo: {default})")
+            meaning = f"{rule.meaning} (RL Zoo: {rl_zoo_atari_defaults()[name]})"
+            parser.add_argument(f"--{name.replace('_', '-')}", type=rule.kind, help=meaning)
     return parser
 
 

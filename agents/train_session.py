@@ -57,7 +57,7 @@ def form_note() -> str:
 
 def _editable(values: dict[str, Any]) -> dict[str, Any]:
     """The editable hyperparameters of ``values``, as their types."""
-    return {name: EDITABLE[name][0](values[name]) for name in EDITABLE}
+    return {name: rule.kind(values[name]) for name, rule in EDITABLE.items()}
 
 
 def plan_note(hyperparameters: dict[str, Any], wait: bool = True) -> str:
