@@ -1,6 +1,5 @@
 """The running app, called as users call it: through gradio_client and in a real browser."""
 
-import json
 import os
 import re
 import subprocess
@@ -13,6 +12,8 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from playwright.sync_api import expect
+
+from tests.media import probe
 
 pytestmark = pytest.mark.slow
 
@@ -67,20 +68,13 @@ def client(app_url) -> Client:
     return Client(app_url, verbose=False)
 
 
-def probe_frames(video: str) -> int:
-    command = ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-print_format", "json"]
-    output = subprocess.run([*command, "-show_entries", "stream=nb_read_frames,codec_name", video], capture_output=True)
-    stream = json.loads(output.stdout)["streams"][0]
-    assert stream["codec_name"] == "h264"
-    return int(stream["nb_read_frames"])
-
-
 def test_play_endpoint_returns_a_playable_video_the_csv_and_a_summary(client):
     video, csv, summary = client.predict(
         game="SpaceInvaders", repo_id="", seed=5, epsilon=0.01, max_steps=150, agent_view=False, api_name="/play"
     )
     assert summary["game"] == "SpaceInvaders" and summary["steps"] == 150 and summary["seed"] == 5
-    assert Path(video).suffix == ".mp4" and probe_frames(video) == 150
+    stream = probe(video)
+    assert Path(video).suffix == ".mp4" and stream["codec_name"] == "h264" and int(stream["nb_read_frames"]) == 150
     table = pd.read_csv(csv)
     assert len(table) == 150 and "q_FIRE" in table.columns
 

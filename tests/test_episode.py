@@ -14,22 +14,9 @@ from agents.environment import make_env
 from agents.episode import EpisodeResult, check_play_inputs, play_to_folder, stream_episode
 from agents.errors import AgentError
 from agents.overlay import OverlayRenderer
+from tests.media import decode_frame, probe
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def probe(video: Path) -> dict:
-    """Decode every frame with ffprobe: codec, pixel format, size and the number of frames."""
-    command = ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-print_format", "json"]
-    command += ["-show_entries", "stream=codec_name,pix_fmt,width,height,nb_read_frames,r_frame_rate", str(video)]
-    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)["streams"][0]
-
-
-def decode_frame(video: Path, index: int, width: int, height: int) -> np.ndarray:
-    command = ["ffmpeg", "-v", "error", "-i", str(video), "-vf", f"select=eq(n\\,{index})", "-frames:v", "1"]
-    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    raw = subprocess.run(command, check=True, capture_output=True).stdout
-    return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
 
 
 @pytest.fixture(scope="module")

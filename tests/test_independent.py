@@ -26,6 +26,7 @@ from agents.agent import load_agent
 from agents.episode import play_to_folder, stream_episode
 from agents.hub import fetch_agent_files
 from agents.overlay import FONT, OverlayRenderer
+from tests.media import decode_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE_INVADERS = "SpaceInvadersNoFrameskip-v4"
@@ -91,9 +92,8 @@ def test_each_video_frame_shows_the_screen_the_agent_acted_on(greedy_game):
         env.step(np.array([action]))
     env.close()
     height, width = screens[0].shape[:2]
-    command = ["ffmpeg", "-v", "error", "-i", str(greedy_game.video), "-vf", f"crop={width}:{height}:0:0"]
-    raw = subprocess.run([*command, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
-    frames = np.frombuffer(raw.stdout, dtype=np.uint8).reshape(steps, height, width, 3).astype(np.int16)
+    frames = decode_frames(greedy_game.video, width, height, filters=f"crop={width}:{height}:0:0").astype(np.int16)
+    assert len(frames) == steps
     compared = 0
     for step in range(1, steps - 1):
         if min(np.abs(screens[step] - screens[other]).mean() for other in (step - 1, step + 1)) < 0.05:
@@ -209,9 +209,7 @@ def test_the_panel_labels_each_bar_with_its_actions_name(greedy_game, agent):
     assert q_columns(greedy_game.table) == [f"q_{name}" for name in names]
     renderer = OverlayRenderer(agent.action_names, (210, 160, 3), agent_view=False)
     width, height = renderer.size
-    command = ["ffmpeg", "-v", "error", "-i", str(greedy_game.video), "-frames:v", "1"]
-    raw = subprocess.run([*command, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
-    frame = np.frombuffer(raw.stdout, dtype=np.uint8).reshape(height, width, 3)
+    frame = decode_frames(greedy_game.video, width, height, frames=1)[0]
     labels = frame[:, renderer.panel_x - 4 : renderer.panel_x + 118]
     read = []
     for row in range(len(names)):
