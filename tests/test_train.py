@@ -25,8 +25,6 @@ from agents.train import TrainingSettings, check_memory, train
 from agents.train_session import plan_note, start_training, training_curve
 from tests import hub_cache
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parents[1]
 BREAKOUT = "BreakoutNoFrameskip-v4"
 TINY = {"n_timesteps": 1000, "learning_starts": 500, "buffer_size": 1000}
@@ -55,6 +53,7 @@ def cli_run(hf_cache, tmp_path_factory) -> tuple[Path, dict]:
     return out, json.loads(run.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_cli_writes_the_rl_zoo_run_folder(cli_run):
     out, summary = cli_run
     run = Path(summary["run"])
@@ -72,6 +71,7 @@ def test_cli_writes_the_rl_zoo_run_folder(cli_run):
     assert summary["device"] == "cpu" and summary["n_eval_episodes"] == 2
 
 
+@pytest.mark.slow
 def test_rl_zoo_enjoy_runs_the_folder_unchanged(cli_run):
     out, _ = cli_run
     command = [sys.executable, "-m", "rl_zoo3.enjoy", "--algo", "dqn", "--env", BREAKOUT, "-f", str(out)]
@@ -79,6 +79,7 @@ def test_rl_zoo_enjoy_runs_the_folder_unchanged(cli_run):
     assert run.returncode == 0, run.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_cli_stages_the_hub_repo_as_rl_zoo_push_to_hub_does(cli_run):
     _, summary = cli_run
     staged = Path(summary["hub_folder"])
@@ -94,6 +95,7 @@ def test_cli_stages_the_hub_repo_as_rl_zoo_push_to_hub_does(cli_run):
     assert {p.name for p in (staged / f"dqn-{BREAKOUT}").iterdir()} >= {"data", "policy.pth"}
 
 
+@pytest.mark.slow
 def test_a_pushed_repo_plays_in_the_play_tab(cli_run, hf_cache, tmp_path):
     _, summary = cli_run
     staged = Path(summary["hub_folder"])
@@ -106,6 +108,7 @@ def test_a_pushed_repo_plays_in_the_play_tab(cli_run, hf_cache, tmp_path):
     assert play_to_folder(agent, tmp_path, seed=0, epsilon=0.0, max_steps=30).steps == 30
 
 
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_hub_agents_weights(hf_cache, tmp_path):
     settings = TrainingSettings(
         game="Breakout", start="pretrained", hyperparameters={**TINY, "learning_starts": 5000}, eval_freq=-1
@@ -119,6 +122,7 @@ def test_fine_tuning_starts_from_the_hub_agents_weights(hf_cache, tmp_path):
             torch.testing.assert_close(trained[name.replace("q_net.", "q_net_target.", 1)], value)
 
 
+@pytest.mark.slow
 def test_start_from_a_qrdqn_repo_is_refused(hf_cache, tmp_path):
     settings = TrainingSettings(
         game="SpaceInvaders", start="tester/qrdqn-SpaceInvadersNoFrameskip-v4", hyperparameters=TINY, eval_freq=-1
@@ -176,6 +180,7 @@ def test_on_a_space_only_the_owner_or_the_secret_may_train(monkeypatch, tmp_path
         start_training(JobManager(tmp_path), "Pong", "scratch", 0, TINY, "mallory", "guess")
 
 
+@pytest.mark.slow
 def test_job_runs_in_the_background_refuses_a_second_and_reports(hf_cache, tmp_path, monkeypatch):
     jobs = JobManager(tmp_path)
     settings = TrainingSettings(game="Breakout", start="scratch", hyperparameters=TINY, eval_freq=-1)
@@ -226,6 +231,7 @@ def wait_for_steps(jobs: JobManager, steps: int, seconds: float = 120) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_a_job_can_be_cancelled(hf_cache, tmp_path):
     jobs = JobManager(tmp_path)
     jobs.start(TrainingSettings(game="Breakout", start="scratch", hyperparameters={**TINY, "n_timesteps": 50_000}))
@@ -235,6 +241,7 @@ def test_a_job_can_be_cancelled(hf_cache, tmp_path):
     assert status["status"] == "cancelled" and status["progress"]["timesteps"] < 50_000
 
 
+@pytest.mark.slow
 def test_a_job_cancelled_as_it_starts_is_cancelled_not_failed(hf_cache, tmp_path):
     """The cancel can reach the worker before it has set up its own handling of it."""
     jobs = JobManager(tmp_path)
@@ -244,6 +251,7 @@ def test_a_job_cancelled_as_it_starts_is_cancelled_not_failed(hf_cache, tmp_path
     assert status["status"] == "cancelled", status.get("error")
 
 
+@pytest.mark.slow
 def test_a_training_process_that_dies_is_marked_failed_at_once_and_the_next_job_starts(hf_cache, tmp_path):
     """As an out-of-memory kill or a crash in native code would end it: the app, in another process,
     says why within seconds and stays usable."""
@@ -261,6 +269,7 @@ def test_a_training_process_that_dies_is_marked_failed_at_once_and_the_next_job_
     assert jobs.wait(timeout=120)["status"] == "cancelled"
 
 
+@pytest.mark.slow
 def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_path):
     """Kill the process that runs a job; a new process resumes it from its checkpoint to the end."""
     script = (
@@ -310,6 +319,7 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
         assert json.loads(archive.read("data"))["_n_updates"] == pytest.approx((2000 - 1500) / 4, abs=2)
 
 
+@pytest.mark.slow
 def test_a_failed_start_leaves_no_run_folder(hf_cache, tmp_path):
     breakout_zip = fetch_agent_files("sb3/dqn-BreakoutNoFrameskip-v4", BREAKOUT).model_zip
     hub_cache.add_rl_zoo_repo(hf_cache, "tester/dqn-PongNoFrameskip-v4", "PongNoFrameskip-v4", breakout_zip)
@@ -324,6 +334,7 @@ def test_a_failed_start_leaves_no_run_folder(hf_cache, tmp_path):
         assert not out.exists()
 
 
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_shipped_agent_when_the_hub_is_out_of_reach(tmp_path):
     """An empty cache and no network: "pretrained" is Breakout's offline agent, whose weights the run starts from."""
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
