@@ -74,3 +74,29 @@ def available_memory_bytes() -> int:
     except OSError:
         pass
     return 0
+
+
+MEMORY_HEADROOM_BYTES = 1_500_000_000  # the app, the network and the environments besides the replay memory
+
+
+def memory_note(hyperparameters: dict[str, Any]) -> str:
+    """What the run's replay memory takes, and whether it fits here, said before it starts."""
+    needed, available = replay_memory_bytes(hyperparameters), available_memory_bytes()
+    fits = not available or needed + MEMORY_HEADROOM_BYTES <= available
+    return (
+        f"Replay memory: {int(hyperparameters['buffer_size']):,} transitions × 2 × 4×84×84 bytes = "
+        f"**{needed / 1e9:.2f} GB**; {available / 1e9:.1f} GB free here, so it "
+        + ("fits." if fits else "**does not fit**: lower buffer_size.")
+    )
+
+
+def check_memory(hyperparameters: dict[str, Any]) -> int:
+    """The replay memory the run needs, in bytes; refuses a run that would not fit."""
+    needed, available = replay_memory_bytes(hyperparameters), available_memory_bytes()
+    if available and needed + MEMORY_HEADROOM_BYTES > available:
+        raise AgentError(
+            f"The replay memory of {hyperparameters['buffer_size']:,} transitions needs {needed / 1e9:.1f} GB, "
+            f"and only {available / 1e9:.1f} GB are free (with {MEMORY_HEADROOM_BYTES / 1e9:.1f} GB kept for the "
+            "rest). Lower buffer_size."
+        )
+    return needed

@@ -33,11 +33,11 @@ from agents.agent import find_agent_files, game_or_default
 from agents.catalog import get_game
 from agents.errors import AgentError
 from agents.evaluation import Evaluation, evaluate_run
+from agents.hyperparams import check_memory
 from agents.publish import hub_repo_id, push_to_hub, stage_for_hub
 from agents.train import (
     LiveProgress,
     TrainingSettings,
-    check_memory,
     checkpoints,
     run_folder_of,
     train,

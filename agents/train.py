@@ -31,18 +31,11 @@ from agents.catalog import GAMES, Game
 from agents.checkpoint import Checkpoint, build_q_function, read_checkpoint
 from agents.errors import AgentError
 from agents.evaluation import evaluate_run
-from agents.hyperparams import (
-    EDITABLE,
-    available_memory_bytes,
-    check_hyperparameters,
-    replay_memory_bytes,
-    rl_zoo_atari_defaults,
-)
+from agents.hyperparams import EDITABLE, check_hyperparameters, check_memory, rl_zoo_atari_defaults
 from agents.publish import hub_repo_id, hub_username, push_to_hub, stage_for_hub
 from agents.training_time import PhaseClock
 
 ALGO = "dqn"
-MEMORY_HEADROOM_BYTES = 1_500_000_000  # the app, the network and the environments besides the replay memory
 
 
 @dataclass
@@ -64,19 +57,6 @@ class TrainingSettings:
 
 def training_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def check_memory(hyperparameters: dict[str, Any]) -> int:
-    """The replay memory the run needs, in bytes; refuses a run that would not fit."""
-    needed = replay_memory_bytes(hyperparameters)
-    available = available_memory_bytes()
-    if available and needed + MEMORY_HEADROOM_BYTES > available:
-        raise AgentError(
-            f"The replay memory of {hyperparameters['buffer_size']:,} transitions needs {needed / 1e9:.1f} GB, "
-            f"and only {available / 1e9:.1f} GB are free (with {MEMORY_HEADROOM_BYTES / 1e9:.1f} GB kept for the "
-            "rest). Lower buffer_size."
-        )
-    return needed
 
 
 class LiveProgress(BaseCallback):

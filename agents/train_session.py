@@ -18,16 +18,10 @@ from agents.access import (
     where,
 )
 from agents.errors import AgentError
-from agents.hyperparams import (
-    EDITABLE,
-    available_memory_bytes,
-    check_hyperparameters,
-    replay_memory_bytes,
-    rl_zoo_atari_defaults,
-)
+from agents.hyperparams import EDITABLE, check_hyperparameters, memory_note, rl_zoo_atari_defaults
 from agents.jobs import JobManager, progress_line
 from agents.publish import hub_username
-from agents.train import MEMORY_HEADROOM_BYTES, TrainingSettings, training_device
+from agents.train import TrainingSettings, training_device
 from agents.training_time import format_duration, step_costs
 
 SMOOTHING_EPISODES = 20
@@ -67,14 +61,7 @@ def plan_note(hyperparameters: dict[str, Any], wait: bool = True) -> str:
         checked = {**rl_zoo_atari_defaults(), **check_hyperparameters(hyperparameters)}
     except AgentError as error:
         return f"**Check the form**: {error}"
-    needed = replay_memory_bytes(checked)
-    available = available_memory_bytes()
-    fits = not available or needed + MEMORY_HEADROOM_BYTES <= available
-    verdict = "fits" if fits else "**does not fit**: lower buffer_size"
-    memory = (
-        f"Replay memory: {checked['buffer_size']:,} transitions × 2 × 4×84×84 bytes = **{needed / 1e9:.2f} GB**; "
-        f"{available / 1e9:.1f} GB free here, so it {verdict}."
-    )
+    memory = memory_note(checked)
     available, _ = training_available()
     if not available:
         return memory

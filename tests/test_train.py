@@ -19,9 +19,9 @@ from agents.agent import load_agent
 from agents.checkpoint import read_checkpoint
 from agents.errors import AgentError
 from agents.hub import fetch_agent_files
-from agents.hyperparams import check_hyperparameters, rl_zoo_atari_defaults
+from agents.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
 from agents.jobs import JobManager
-from agents.train import TrainingSettings, check_memory, train
+from agents.train import TrainingSettings, train
 from agents.train_session import plan_note, start_training, training_curve
 from tests import hub_cache
 
