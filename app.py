@@ -12,7 +12,7 @@ from agents.episode import MAX_STEPS_LIMIT
 from agents.errors import AgentError
 from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
-from agents.offline import availability, first_playable_game
+from agents.offline import availability, first_playable
 from agents.session import (
     PLOT_VIEWS,
     PLOT_Y_TITLES,
@@ -72,11 +72,15 @@ Pick a game and press **Play**: a Deep Q-Network agent from the Hugging Face Hub
 and beside the screen you see what it expects from each action (its Q-values), frame by frame."""
 
 
-def game_dropdown_update() -> dict:
-    """The games, each marked with where its agent would come from now, the first playable selected."""
-    games = availability()
-    first = next((entry.game.key for entry in games if entry.playable), games[0].game.key)
-    return gr.Dropdown(choices=[(entry.label, entry.game.key) for entry in games], value=first)
+def game_choices() -> tuple[list[tuple[str, str]], str]:
+    """The games, each marked with where its agent would come from now, and the first that can play."""
+    entries = availability()
+    return [(entry.label, entry.game.key) for entry in entries], first_playable(entries)
+
+
+def game_dropdown_update() -> gr.Dropdown:
+    choices, first = game_choices()
+    return gr.Dropdown(choices=choices, value=first)
 
 
 def play(game, repo_id, seed, epsilon, max_steps, agent_view, plot_view, stacked, progress=PROGRESS_BAR):
@@ -263,14 +267,16 @@ def train_cancel_api(secret: str = "") -> dict:
     return cancel_training(jobs, None, secret)
 
 
+GAME_CHOICES, FIRST_GAME = game_choices()  # once at start-up; each page load asks again
+
 with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
     gr.Markdown(INTRO)
     with gr.Tab("Play"):
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 game = gr.Dropdown(
-                    choices=[(entry.label, entry.game.key) for entry in availability()],
-                    value=first_playable_game(),
+                    choices=GAME_CHOICES,
+                    value=FIRST_GAME,
                     label="Game",
                     info="Marked with where its agent comes from: cached, from the Hub, or the offline agent.",
                 )
@@ -342,8 +348,8 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 train_game = gr.Dropdown(
-                    choices=[(entry.label, entry.game.key) for entry in availability()],
-                    value=first_playable_game(),
+                    choices=GAME_CHOICES,
+                    value=FIRST_GAME,
                     label="Game",
                 )
                 start = gr.Radio(START_CHOICES, value="pretrained", label="Start from")

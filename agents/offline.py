@@ -83,11 +83,15 @@ def availability(online: bool | None = None) -> list[GameAvailability]:
     return found
 
 
+def first_playable(entries: list[GameAvailability]) -> str:
+    """The first game of ``entries`` (in catalog order) whose agent can play; the catalog's first if none can."""
+    return next((entry.game.key for entry in entries if entry.playable), next(iter(GAMES)))
+
+
 def first_playable_game(online: bool | None = None) -> str:
     """The default game: the first in the catalog whose agent can play here (Space Invaders with the
     Hub or its cache; else a game with a shipped agent). Space Invaders if none can."""
-    playable = [entry.game.key for entry in availability(online) if entry.playable]
-    return playable[0] if playable else next(iter(GAMES))
+    return first_playable(availability(online))
 
 
 def playable_now_sentence(online: bool | None = None) -> str:
