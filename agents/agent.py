@@ -3,7 +3,7 @@
 import functools
 from dataclasses import dataclass
 
-from agents.catalog import Game, get_game
+from agents.catalog import GAMES, Game, get_game
 from agents.checkpoint import QFunction, build_q_function, read_checkpoint
 from agents.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
 from agents.errors import AgentError
@@ -48,6 +48,9 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
         published_result=files.published_result(),
         offline=files.offline,
     )
+
+
+GAME_OPTION_HELP = f"one of {', '.join(GAMES)} (default: the first whose agent can play here)"
 
 
 def game_or_default(name: str | None) -> Game:

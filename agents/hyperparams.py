@@ -79,10 +79,15 @@ def available_memory_bytes() -> int:
 MEMORY_HEADROOM_BYTES = 1_500_000_000  # the app, the network and the environments besides the replay memory
 
 
+def _memory(hyperparameters: dict[str, Any]) -> tuple[int, int, bool]:
+    """Bytes the run's replay memory needs, bytes free here (0 if unknown), and whether it fits."""
+    needed, available = replay_memory_bytes(hyperparameters), available_memory_bytes()
+    return needed, available, not available or needed + MEMORY_HEADROOM_BYTES <= available
+
+
 def memory_note(hyperparameters: dict[str, Any]) -> str:
     """What the run's replay memory takes, and whether it fits here, said before it starts."""
-    needed, available = replay_memory_bytes(hyperparameters), available_memory_bytes()
-    fits = not available or needed + MEMORY_HEADROOM_BYTES <= available
+    needed, available, fits = _memory(hyperparameters)
     return (
         f"Replay memory: {int(hyperparameters['buffer_size']):,} transitions × 2 × 4×84×84 bytes = "
         f"**{needed / 1e9:.2f} GB**; {available / 1e9:.1f} GB free here, so it "
@@ -92,8 +97,8 @@ def memory_note(hyperparameters: dict[str, Any]) -> str:
 
 def check_memory(hyperparameters: dict[str, Any]) -> int:
     """The replay memory the run needs, in bytes; refuses a run that would not fit."""
-    needed, available = replay_memory_bytes(hyperparameters), available_memory_bytes()
-    if available and needed + MEMORY_HEADROOM_BYTES > available:
+    needed, available, fits = _memory(hyperparameters)
+    if not fits:
         raise AgentError(
             f"The replay memory of {hyperparameters['buffer_size']:,} transitions needs {needed / 1e9:.1f} GB, "
             f"and only {available / 1e9:.1f} GB are free (with {MEMORY_HEADROOM_BYTES / 1e9:.1f} GB kept for the "

@@ -10,8 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from agents.agent import load_agent
-from agents.catalog import GAMES
+from agents.agent import GAME_OPTION_HELP, load_agent
 from agents.episode import MAX_STEPS_LIMIT, play_to_folder
 from agents.errors import AgentError
 
@@ -32,9 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=CLI_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--game", default=None, help=f"one of {', '.join(GAMES)} (default: the first whose agent can play here)"
-    )
+    parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)  # resolved by game_or_default
     parser.add_argument(
         "--repo-id", default=None, help="a Hub repo in the RL Zoo layout (default: sb3/dqn-<Game>NoFrameskip-v4)"
     )

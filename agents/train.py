@@ -26,8 +26,8 @@ from huggingface_hub import get_token
 from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
-from agents.agent import find_agent_files, game_or_default
-from agents.catalog import GAMES, Game
+from agents.agent import GAME_OPTION_HELP, find_agent_files, game_or_default
+from agents.catalog import Game
 from agents.checkpoint import Checkpoint, build_q_function, read_checkpoint
 from agents.errors import AgentError
 from agents.evaluation import evaluate_run
@@ -62,7 +62,7 @@ def training_device() -> str:
 class LiveProgress(BaseCallback):
     """Records what a training run's page shows, and stops the run when asked to."""
 
-    def __init__(self, total_timesteps: int, start_timesteps: int = 0, clock: PhaseClock | None = None) -> None:
+    def __init__(self, total_timesteps: int, clock: PhaseClock, start_timesteps: int = 0) -> None:
         super().__init__()
         self.total_timesteps = total_timesteps
         self.clock = clock
@@ -77,8 +77,7 @@ class LiveProgress(BaseCallback):
 
     def _on_step(self) -> bool:
         self.timesteps = self.start_timesteps + self.num_timesteps_this_run()
-        if self.clock is not None:
-            self.clock.update(self.timesteps)
+        self.clock.update(self.timesteps)
         for info in self.locals.get("infos", []):
             if "episode" in info:
                 self.episodes.append((self.timesteps, float(info["episode"]["r"])))
@@ -99,12 +98,7 @@ class LiveProgress(BaseCallback):
         elapsed = (self.ended or time.monotonic()) - self.started
         done_here = self.timesteps - self.start_timesteps
         rate = done_here / elapsed if elapsed > 0 and done_here > 0 else 0.0
-        if self.ended is not None:
-            left = 0.0
-        elif self.clock is not None:
-            left = self.clock.seconds_left(self.timesteps)
-        else:
-            left = (self.total_timesteps - self.timesteps) / rate if rate else None
+        left = 0.0 if self.ended is not None else self.clock.seconds_left(self.timesteps)
         return {
             "seconds": elapsed,
             "timesteps": self.timesteps,
@@ -307,9 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=CLI_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--game", default=None, help=f"one of {', '.join(GAMES)} (default: the first whose agent can play here)"
-    )
+    parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)  # resolved by game_or_default
     parser.add_argument("--timesteps", type=int, required=True, help="environment steps to train for")
     parser.add_argument("--out", type=Path, required=True, help="RL Zoo log folder for the run, e.g. runs/")
     parser.add_argument(

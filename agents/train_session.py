@@ -98,7 +98,8 @@ def start_training(
         raise AgentError(control_refusal())
     if not isinstance(seed, (int, float)) or not math.isfinite(seed) or seed != int(seed) or seed < 0:
         raise AgentError("The seed must be a whole number from 0.")
-    if not isinstance(save_freq, (int, float)) or not math.isfinite(save_freq) or not 100 <= save_freq <= 10**8:
+    whole = isinstance(save_freq, (int, float)) and math.isfinite(save_freq) and save_freq == int(save_freq)
+    if not whole or not 100 <= save_freq <= 10**8:
         raise AgentError("The checkpoint interval must be a whole number of steps from 100 to 100,000,000.")
     start = (start or "pretrained").strip()
     settings = TrainingSettings(
