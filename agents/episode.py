@@ -1,6 +1,5 @@
 """One episode end to end: rollout -> overlay -> video segments, then the MP4, the CSV and a summary."""
 
-import math
 import queue
 import shutil
 import threading
@@ -16,6 +15,7 @@ import torch
 from agents.agent import Agent
 from agents.environment import make_env
 from agents.errors import AgentError
+from agents.numbers import user_number
 from agents.overlay import OverlayRenderer
 from agents.rollout import Step, play_episode
 from agents.video import StreamingEncoder
@@ -63,16 +63,11 @@ def segments_folder(out_dir: Path) -> Path:
 
 def check_play_inputs(seed: float, epsilon: float, max_steps: float) -> tuple[int, float, int]:
     """Validate the numbers a user typed; return them as the types the rollout takes."""
-    for name, value in (("seed", seed), ("epsilon", epsilon), ("max steps", max_steps)):
-        if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise AgentError(f"The {name} must be a number, not {value!r}.")
-    if seed != int(seed) or not 0 <= seed <= MAX_SEED:
-        raise AgentError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
-    if not 0.0 <= epsilon <= 1.0:
-        raise AgentError("Epsilon is a probability: choose a value from 0 (greedy) to 1 (random), e.g. 0.01.")
-    if max_steps != int(max_steps) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
-        raise AgentError(f"Max steps must be a whole number from 1 to {MAX_STEPS_LIMIT}.")
-    return int(seed), float(epsilon), int(max_steps)
+    return (
+        user_number("seed", seed, 0, MAX_SEED, whole=True),
+        user_number("epsilon", epsilon, 0.0, 1.0, whole=False, hint="It is a probability: 0 is greedy, e.g. 0.01."),
+        user_number("max steps", max_steps, 1, MAX_STEPS_LIMIT, whole=True),
+    )
 
 
 class _RenderThread(threading.Thread):

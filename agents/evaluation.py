@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from agents.agent import Agent, agent_from_files
-from agents.catalog import Game
+from agents.catalog import get_game
 from agents.environment import make_env
 from agents.episode import EpisodeResult, play_to_folder
-from agents.hub import AgentFiles
 from agents.rollout import play_episode
+from agents.run_folder import RunFolder
 
 EVAL_EPSILON = 0.01  # as the RL Zoo evaluates Atari agents: stochastically, with the final ε
 
@@ -60,26 +60,17 @@ def evaluate(
     return Evaluation(scores, seeds, epsilon)
 
 
-def run_agent(run_folder: Path, game: Game, model_zip: Path | None = None) -> Agent:
+def run_agent(run: RunFolder, model_zip: Path | None = None) -> Agent:
     """The agent an RL Zoo run folder holds (its final model, or ``model_zip``, e.g. a checkpoint
     of the run), loaded as the Play tab loads Hub agents."""
-    run_folder = Path(run_folder)
-    files = AgentFiles(
-        repo_id=f"local run {run_folder.name}",
-        algo="dqn",
-        model_zip=Path(model_zip) if model_zip else run_folder / f"{game.env_id}.zip",
-        config=run_folder / game.env_id / "config.yml",
-        env_kwargs=run_folder / game.env_id / "env_kwargs.yml",
-        results=None,
-    )
-    return agent_from_files(files, game)
+    return agent_from_files(run.agent_files(model_zip), get_game(run.env_id))
 
 
 def evaluate_run(
-    run_folder: Path, game: Game, replay_folder: Path, n_episodes: int = 5, replay_max_steps: int = 5000
+    run: RunFolder, replay_folder: Path, n_episodes: int = 5, replay_max_steps: int = 5000
 ) -> tuple[Evaluation, EpisodeResult]:
     """Score a finished run over ``n_episodes`` seeded games and render one replay with the Play pipeline."""
-    agent = run_agent(run_folder, game)
+    agent = run_agent(run)
     evaluation = evaluate(agent, n_episodes=n_episodes)
     replay = play_to_folder(agent, replay_folder, seed=0, epsilon=EVAL_EPSILON, max_steps=replay_max_steps)
     return evaluation, replay

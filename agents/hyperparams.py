@@ -1,6 +1,5 @@
 """The RL Zoo's DQN hyperparameters for Atari, the ones a user may change, and what they cost in memory."""
 
-import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -8,6 +7,7 @@ from typing import Any
 import yaml
 
 from agents.errors import AgentError
+from agents.numbers import user_number
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,7 @@ def check_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
         if name not in EDITABLE:
             raise AgentError(f"Unknown hyperparameter {name!r}. Editable: {', '.join(EDITABLE)}.")
         rule = EDITABLE[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise AgentError(f"{name} must be a number, not {value!r}.")
-        if rule.kind is int and value != int(value):
-            raise AgentError(f"{name} must be a whole number, not {value!r}.")
-        if not rule.low <= value <= rule.high:
-            raise AgentError(f"{name} must be between {rule.low:g} and {rule.high:g}, not {value:g}.")
-        checked[name] = rule.kind(value)
+        checked[name] = user_number(name, value, rule.low, rule.high, whole=rule.kind is int)
     return checked
 
 

@@ -30,25 +30,56 @@ from pathlib import Path
 from typing import Any
 
 from agents.agent import find_agent_files, game_or_default
-from agents.catalog import get_game
 from agents.errors import AgentError
 from agents.evaluation import Evaluation, evaluate_run
 from agents.hyperparams import check_memory
-from agents.publish import hub_repo_id, push_to_hub, stage_for_hub
-from agents.train import (
-    LiveProgress,
-    TrainingSettings,
-    checkpoints,
-    run_folder_of,
-    train,
-    training_device,
-)
+from agents.publish import hub_repo_id, publish_run
+from agents.run_folder import RunFolder
+from agents.training import LiveProgress, TrainingSettings, train, training_device
 from agents.training_time import PhaseClock, StepCosts, format_duration, step_costs
 
 SAVE_PROGRESS_S = 2
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KEEP_CHECKPOINTS = 2
 N_EVAL_EPISODES = 5
+
+
+@dataclasses.dataclass
+class JobRecord:
+    """What a job was asked to do and where it stands: ``job.json``, and the API's job status."""
+
+    id: str
+    settings: dict[str, Any]  # a TrainingSettings, as saved
+    game: str
+    env_id: str
+    device: str
+    replay_memory_bytes: int
+    created: float
+    step_costs: dict[str, float] | None  # a StepCosts, as saved, for the time-left estimate
+    status: str = "running"  # running, finished, failed or cancelled
+    phase: str = "training"  # what it does now: training, evaluating..., or how it ended
+    error: str | None = None
+    cancel_requested: bool = False
+    run_folder: str | None = None
+    evaluation: dict[str, Any] | None = None  # an Evaluation, as saved
+    results: dict[str, Any] | None = None  # the RL Zoo's results.json
+    replay: str | None = None
+    pushed: str | None = None
+    pushed_url: str | None = None
+
+    @classmethod
+    def from_state(cls, state: Any) -> "JobRecord | None":
+        """The record a ``job.json`` holds, or ``None`` if it holds something else."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        if not isinstance(state, dict) or not {"id", "settings"} <= state.keys() or not state.keys() <= names:
+            return None
+        try:
+            return cls(**state)
+        except TypeError:  # a field missing
+            return None
+
+    def training_settings(self) -> TrainingSettings:
+        return TrainingSettings(**self.settings)
 
 
 def data_root() -> Path:
@@ -68,7 +99,7 @@ class JobManager:
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.supervisor: threading.Thread | None = None
-        self.unsaved_ending: dict[str, Any] | None = None  # how the job ended, when the disk could not take it
+        self.unsaved_ending: JobRecord | None = None  # how the job ended, when the disk could not take it
 
     # Files.
 
@@ -79,22 +110,27 @@ class JobManager:
         marker = self.root / "current"
         return marker.read_text().strip() if marker.exists() else None
 
-    def _record(self, job_id: str | None = None) -> dict[str, Any] | None:
+    def _record(self, job_id: str | None = None) -> JobRecord | None:
         job_id = job_id or self._current_id()
         if job_id is None:
             return None
-        record = _read_state(self._folder(job_id) / "job.json")
-        return record if isinstance(record, dict) and "id" in record and "settings" in record else None
+        path = self._folder(job_id) / "job.json"
+        state = _read_state(path)
+        record = JobRecord.from_state(state)
+        if state is not None and record is None:
+            _set_aside(path, "it is not a job record")
+        return record
 
-    def _save(self, record: dict[str, Any]) -> None:
-        _write_state(self._folder(record["id"]) / "job.json", record)
+    def _save(self, record: JobRecord) -> None:
+        _write_state(self._folder(record.id) / "job.json", dataclasses.asdict(record))
 
-    def _update(self, record: dict[str, Any], **changes: Any) -> None:
-        record.update(changes)
+    def _update(self, record: JobRecord, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(record, name, value)
         self._save(record)
 
-    def _save_progress(self, record: dict[str, Any], progress: LiveProgress) -> None:
-        _write_state(self._folder(record["id"]) / "progress.json", progress.snapshot())
+    def _save_progress(self, record: JobRecord, progress: LiveProgress) -> None:
+        _write_state(self._folder(record.id) / "progress.json", progress.snapshot())
 
     def _saved_progress(self, job_id: str) -> dict[str, Any] | None:
         progress = _read_state(self._folder(job_id) / "progress.json")
@@ -110,9 +146,9 @@ class JobManager:
         record = self._record()
         if record is None:
             return {"status": "none"}
-        if self.unsaved_ending is not None and self.unsaved_ending["id"] == record["id"]:
+        if self.unsaved_ending is not None and self.unsaved_ending.id == record.id:
             record = self.unsaved_ending
-        return {**record, "progress": self._saved_progress(record["id"])}
+        return {**dataclasses.asdict(record), "progress": self._saved_progress(record.id)}
 
     def start(self, settings: TrainingSettings) -> dict[str, Any]:
         """Start a job, or refuse with the running job's progress when one is running."""
@@ -127,21 +163,19 @@ class JobManager:
             memory = check_memory(settings.resolved_hyperparameters())
             if settings.start != "scratch":  # a missing or unreachable start agent is said now, not later
                 find_agent_files(game, None if settings.start == "pretrained" else settings.start)
-            record = {
-                "id": time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
-                "settings": dataclasses.asdict(settings),
-                "game": game.key,
-                "env_id": game.env_id,
-                "status": "running",
-                "phase": "training",
-                "device": training_device(),
-                "replay_memory_bytes": memory,
-                "created": time.time(),
-                "error": None,
-                "step_costs": dataclasses.asdict(costs) if (costs := step_costs(training_device(), False)) else None,
-            }
+            costs = step_costs(training_device(), False)
+            record = JobRecord(
+                id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
+                settings=dataclasses.asdict(settings),
+                game=game.key,
+                env_id=game.env_id,
+                device=training_device(),
+                replay_memory_bytes=memory,
+                created=time.time(),
+                step_costs=dataclasses.asdict(costs) if costs else None,
+            )
             self._save(record)
-            (self.root / "current").write_text(record["id"])
+            (self.root / "current").write_text(record.id)
             self._launch(record, resume=False)
         return self.status()
 
@@ -157,7 +191,7 @@ class JobManager:
     def resume_interrupted(self) -> bool:
         """Restart the job that was running when the process stopped, from its last checkpoint."""
         record = self._record()
-        if record is None or record["status"] != "running" or self.running():
+        if record is None or record.status != "running" or self.running():
             return False
         self._launch(record, resume=True)
         return True
@@ -171,32 +205,25 @@ class JobManager:
     def push(self, username: str, token: str) -> str:
         """Upload the finished job's staged repo as ``<username>/dqn-<EnvId>``."""
         record = self._record()
-        if record is None or record["status"] != "finished":
+        if record is None or record.status != "finished":
             raise AgentError("There is no finished training job to push.")
-        repo_id = hub_repo_id(username, record["env_id"])
-        folder = self._folder(record["id"]) / "hub" / repo_id.split("/")[1]
-        stage_for_hub(
-            Path(record["run_folder"]),
-            record["env_id"],
-            username,
-            Evaluation(**record["evaluation"]),
-            Path(record["replay"]),
-            folder,
-        )
-        url = push_to_hub(folder, repo_id, token)
+        repo_id = hub_repo_id(username, record.env_id)
+        run = RunFolder(Path(record.run_folder), record.env_id)
+        folder = self._folder(record.id) / "hub" / repo_id.split("/")[1]
+        _, url = publish_run(run, Evaluation(**record.evaluation), Path(record.replay), folder, repo_id, token)
         self._update(record, pushed=repo_id, pushed_url=url)
         return url
 
     # The job's process, seen from the app.
 
-    def _launch(self, record: dict[str, Any], resume: bool) -> None:
-        command = [sys.executable, "-m", "agents.job_worker", str(self.root.resolve()), record["id"]]
+    def _launch(self, record: JobRecord, resume: bool) -> None:
+        command = [sys.executable, "-m", "agents.job_worker", str(self.root.resolve()), record.id]
         # A session of its own: a Ctrl+C meant for the app does not reach it; it notices the app has gone.
         self.process = subprocess.Popen(
             [*command, *(["--resume"] if resume else [])], cwd=PROJECT_ROOT, start_new_session=True
         )
         self.supervisor = threading.Thread(
-            target=self._supervise, args=(self.process, record["id"]), name="job-supervisor", daemon=True
+            target=self._supervise, args=(self.process, record.id), name="job-supervisor", daemon=True
         )
         self.supervisor.start()
 
@@ -204,9 +231,9 @@ class JobManager:
         """When the worker ends without having said how its job ended, say it: it died."""
         code = process.wait()
         record = self._record(job_id)
-        if record is None or record["status"] != "running":
+        if record is None or record.status != "running":
             return
-        if record.get("cancel_requested"):  # stopped by the cancel before it could say so itself
+        if record.cancel_requested:  # stopped by the cancel before it could say so itself
             self._update(record, status="cancelled", phase="cancelled")
             return
         if code < 0:
@@ -220,7 +247,9 @@ class JobManager:
         try:
             self._update(record, status="failed", phase="failed", error=reason)
         except OSError as error:  # a full disk: the app says it from memory, and a new job may start
-            self.unsaved_ending = {**record, "status": "failed", "phase": "failed", "error": f"{reason} ({error})"}
+            self.unsaved_ending = dataclasses.replace(
+                record, status="failed", phase="failed", error=f"{reason} ({error})"
+            )
 
     # The job itself, in its worker process.
 
@@ -232,10 +261,9 @@ class JobManager:
         folder = self._folder(job_id)
         exclusive = open(folder / "worker.lock", "w")  # noqa: SIM115 (held for the process's life)
         fcntl.flock(exclusive, fcntl.LOCK_EX)  # waits for a worker of the same job that is still stopping
-        settings = TrainingSettings(**record["settings"])
+        settings = record.training_settings()
         hyperparameters = settings.resolved_hyperparameters()
-        costs = record.get("step_costs")
-        clock = PhaseClock(hyperparameters, StepCosts(**costs) if costs else None)
+        clock = PhaseClock(hyperparameters, StepCosts(**record.step_costs) if record.step_costs else None)
         progress = LiveProgress(int(hyperparameters["n_timesteps"]), clock=clock)
         saved = self._saved_progress(job_id) if resume else None
         if saved:
@@ -249,16 +277,16 @@ class JobManager:
         saver.start()
         try:
             logs = folder / "logs"
-            resume_run = run_folder_of(logs, record["env_id"]) if resume and (logs / "dqn").exists() else None
+            resume_run = RunFolder.latest(logs, record.env_id) if resume and RunFolder.runs_under(logs) else None
             run = train(settings, logs, progress=progress, resume_run=resume_run)
             if app_gone.is_set():  # left running: the restarted app resumes it from its last checkpoint
                 return
-            self._update(record, run_folder=str(run))
+            self._update(record, run_folder=str(run.path))
             if progress.cancel_requested:
                 self._update(record, status="cancelled", phase="cancelled")
                 return
             self._update(record, phase="evaluating and rendering a replay")
-            evaluation, replay = evaluate_run(run, get_game(record["game"]), folder / "replay", N_EVAL_EPISODES)
+            evaluation, replay = evaluate_run(run, folder / "replay", N_EVAL_EPISODES)
             self._update(
                 record,
                 status="finished",
@@ -282,7 +310,7 @@ class JobManager:
             self._prune_checkpoints(record)
 
     def _keep_saving_progress(
-        self, record: dict[str, Any], progress: LiveProgress, stop: threading.Event, app_gone: threading.Event
+        self, record: JobRecord, progress: LiveProgress, stop: threading.Event, app_gone: threading.Event
     ) -> None:
         """Every two seconds: save the progress, prune old checkpoints, and stop training if the app that
         started this worker has gone (its parent is then another process)."""
@@ -294,17 +322,17 @@ class JobManager:
                 app_gone.set()
                 progress.cancel_requested = True
 
-    def _prune_checkpoints(self, record: dict[str, Any]) -> None:
+    def _prune_checkpoints(self, record: JobRecord) -> None:
         """Keep the newest checkpoints only: each holds the network and its optimizer (~40 MB)."""
-        for run in (self._folder(record["id"]) / "logs" / "dqn").glob("*_*"):
-            for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
+        for run in RunFolder.runs_under(self._folder(record.id) / "logs"):
+            for _, old in run.checkpoints()[:-KEEP_CHECKPOINTS]:
                 old.unlink(missing_ok=True)
 
 
 def disk_full_reason(folder: Path) -> str:
     """What a job that ran out of disk says: how much is free, and what a checkpoint takes."""
     free = shutil.disk_usage(folder).free / 1e6
-    saved = [path.stat().st_size for path in folder.glob("logs/dqn/*/rl_model_*_steps.zip")]
+    saved = [path.stat().st_size for run in RunFolder.runs_under(folder / "logs") for _, path in run.checkpoints()]
     needs = f"{max(saved) / 1e6:.0f} MB" if saved else "about 30 MB (weights, target network and optimizer)"
     return (
         f"The disk is full: {free:.0f} MB free, and a checkpoint needs {needs}. Free some space, then start a new job."
@@ -331,10 +359,14 @@ def _read_state(path: Path) -> Any:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-        path.replace(aside)
-        print(f"{path} was unreadable ({error}); moved to {aside.name}", file=sys.stderr)
+        _set_aside(path, str(error))
         return None
+
+
+def _set_aside(path: Path, why: str) -> None:
+    aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.replace(aside)
+    print(f"{path} was unreadable ({why}); moved to {aside.name}", file=sys.stderr)
 
 
 def progress_line(status: dict[str, Any]) -> str:

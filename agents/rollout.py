@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.checkpoint import QFunction
@@ -26,12 +25,10 @@ class Step:
     game_over: bool
 
 
-def _monitor(env: VecEnv) -> Monitor:
-    """The Monitor inside the Atari wrappers: it sees the game's real, unclipped rewards."""
-    wrapper = env.unwrapped.envs[0]
-    while not isinstance(wrapper, Monitor):
-        wrapper = wrapper.env
-    return wrapper
+def _monitor_rewards(env: VecEnv) -> list[float]:
+    """The rewards of this game so far as SB3's Monitor, inside the Atari wrappers, keeps them: real,
+    unclipped (read at each step: the Monitor starts a new list when the game resets)."""
+    return env.get_attr("rewards")[0]
 
 
 def play_episode(q_function: QFunction, env: VecEnv, seed: int, epsilon: float, max_steps: int) -> Iterator[Step]:
@@ -41,11 +38,10 @@ def play_episode(q_function: QFunction, env: VecEnv, seed: int, epsilon: float, 
     greedy one, as SB3's DQN does; the random draws come from ``seed``, as does the environment.
     """
     rng = np.random.default_rng(seed)
-    ale = env.unwrapped.envs[0].unwrapped.ale
-    monitor = _monitor(env)
+    ale = env.get_attr("ale")[0]
     observation = env.reset()
     score = 0.0
-    rewards_seen = len(monitor.rewards)
+    rewards_seen = len(_monitor_rewards(env))
     for index in range(max_steps):
         screen = ale.getScreenRGB()
         lives = ale.lives()
@@ -57,8 +53,9 @@ def play_episode(q_function: QFunction, env: VecEnv, seed: int, epsilon: float, 
         if game_over:
             new_score = float(infos[0]["episode"]["r"])
         else:
-            new_score = score + float(np.sum(monitor.rewards[rewards_seen:]))
-            rewards_seen = len(monitor.rewards)
+            rewards = _monitor_rewards(env)
+            new_score = score + float(np.sum(rewards[rewards_seen:]))
+            rewards_seen = len(rewards)
         yield Step(
             index, screen, observation[0], q_values, action, exploratory, new_score - score, new_score, lives, game_over
         )

@@ -1,288 +1,24 @@
-"""Train (or fine-tune) a DQN Atari agent with the RL Zoo's own experiment manager.
+"""Command line: train (or fine-tune) a DQN Atari agent as the RL Zoo does, score it, and stage or push it.
 
     python -m agents.train --game Breakout --timesteps 2000 --learning-starts 500 --buffer-size 2000 --out runs/
 
-``rl_zoo3``'s ``ExperimentManager`` reads its DQN Atari hyperparameters, applies the overrides,
-builds the environments and callbacks (evaluation, periodic checkpoints), and writes the run folder
-``<out>/dqn/<EnvId>_<n>/`` that ``python -m rl_zoo3.enjoy --algo dqn --env <EnvId> -f <out>`` reads.
-A Hub checkpoint to start from goes through the Arena's safe loader: only its weights are used.
+Thin beside the library it calls, as the RL Zoo keeps ``train.py`` beside ``exp_manager.py``:
+:mod:`agents.training` trains, :mod:`agents.evaluation` scores, :mod:`agents.publish` stages and uploads.
 """
 
 import argparse
-import contextlib
-import io
 import json
-import shutil
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import torch
-import yaml
 from huggingface_hub import get_token
-from rl_zoo3.exp_manager import ExperimentManager
-from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
-from agents.agent import GAME_OPTION_HELP, find_agent_files, game_or_default
-from agents.catalog import Game
-from agents.checkpoint import Checkpoint, build_q_function, read_checkpoint
+from agents.agent import GAME_OPTION_HELP, game_or_default
 from agents.errors import AgentError
 from agents.evaluation import evaluate_run
-from agents.hyperparams import EDITABLE, check_hyperparameters, check_memory, rl_zoo_atari_defaults
-from agents.publish import hub_repo_id, hub_username, push_to_hub, stage_for_hub
-from agents.training_time import PhaseClock
-
-ALGO = "dqn"
-
-
-@dataclass
-class TrainingSettings:
-    """What a training run is asked to do."""
-
-    game: str
-    start: str = "pretrained"  # "pretrained" (the game's sb3 agent), "scratch", or a Hub repo id
-    hyperparameters: dict[str, Any] = field(default_factory=dict)  # overrides of the RL Zoo defaults
-    seed: int = 0
-    eval_freq: int = 25_000
-    n_eval_episodes: int = 5
-    save_freq: int = 50_000
-
-    def resolved_hyperparameters(self) -> dict[str, Any]:
-        """The RL Zoo defaults with this run's overrides."""
-        return {**rl_zoo_atari_defaults(), **check_hyperparameters(self.hyperparameters)}
-
-
-def training_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-class LiveProgress(BaseCallback):
-    """Records what a training run's page shows, and stops the run when asked to."""
-
-    def __init__(self, total_timesteps: int, clock: PhaseClock, start_timesteps: int = 0) -> None:
-        super().__init__()
-        self.total_timesteps = total_timesteps
-        self.clock = clock
-        self.start_timesteps = start_timesteps
-        self.started = time.monotonic()
-        self.timesteps = start_timesteps
-        self.episodes: list[tuple[int, float]] = []  # (timestep at the end, score)
-        self.exploration_rate = 1.0
-        self.loss: float | None = None
-        self.cancel_requested = False
-        self.ended: float | None = None
-
-    def _on_step(self) -> bool:
-        self.timesteps = self.start_timesteps + self.num_timesteps_this_run()
-        self.clock.update(self.timesteps)
-        for info in self.locals.get("infos", []):
-            if "episode" in info:
-                self.episodes.append((self.timesteps, float(info["episode"]["r"])))
-        self.exploration_rate = float(getattr(self.model, "exploration_rate", self.exploration_rate))
-        loss = self.model.logger.name_to_value.get("train/loss")
-        if loss is not None:
-            self.loss = float(loss)
-        return not self.cancel_requested
-
-    def _on_training_end(self) -> None:
-        self.ended = time.monotonic()
-
-    def num_timesteps_this_run(self) -> int:
-        return self.model.num_timesteps - self.model._num_timesteps_at_start
-
-    def snapshot(self) -> dict[str, Any]:
-        """Progress as plain data: steps, steps/s, seconds left, ε, loss, episode scores."""
-        elapsed = (self.ended or time.monotonic()) - self.started
-        done_here = self.timesteps - self.start_timesteps
-        rate = done_here / elapsed if elapsed > 0 and done_here > 0 else 0.0
-        left = 0.0 if self.ended is not None else self.clock.seconds_left(self.timesteps)
-        return {
-            "seconds": elapsed,
-            "timesteps": self.timesteps,
-            "total_timesteps": self.total_timesteps,
-            "steps_per_second": rate,
-            "seconds_left": left,
-            "exploration_rate": self.exploration_rate,
-            "loss": self.loss,
-            "episodes": list(self.episodes),
-        }
-
-
-def _read_start_checkpoint(start: str, game: Game) -> tuple[str, Checkpoint]:
-    """The Hub checkpoint to fine-tune (the game's pretrained agent, its shipped offline agent when the
-    Hub is out of reach, or a repo id), read through the Play tab's safe loader."""
-    files = find_agent_files(game, None if start == "pretrained" else start)
-    if files.algo != ALGO:
-        raise AgentError(f"{files.repo_id} holds a {files.algo.upper()} agent; training fine-tunes DQN agents only.")
-    try:
-        return files.repo_id, read_checkpoint(files.model_zip)
-    except AgentError as error:
-        raise AgentError(f"{files.repo_id}: {error}") from None
-
-
-def _load_start_weights(model, repo_id: str, checkpoint: Checkpoint) -> None:
-    """Copy a checkpoint's Q-network weights into the new model (online and target networks), after the
-    Play tab's checks of actions, observations and shapes."""
-    try:
-        q_function = build_q_function(checkpoint, model.observation_space, model.action_space)
-    except AgentError as error:
-        raise AgentError(f"{repo_id}: {error}") from None
-    model.policy.q_net.load_state_dict(q_function.network.state_dict())
-    model.policy.q_net_target.load_state_dict(q_function.network.state_dict())
-
-
-def _experiment_args(
-    settings: TrainingSettings, env_id: str, out: Path, hyperparameters: dict, overrides: dict
-) -> argparse.Namespace:
-    """The arguments ``rl_zoo3.train`` would have received; saved as the run's ``args.yml``."""
-    return argparse.Namespace(
-        algo=ALGO,
-        env=env_id,
-        log_folder=str(out),
-        seed=settings.seed,
-        n_timesteps=int(hyperparameters["n_timesteps"]),
-        eval_freq=settings.eval_freq,
-        eval_episodes=settings.n_eval_episodes,
-        save_freq=settings.save_freq,
-        hyperparams=overrides,
-        trained_agent=settings.start,
-        env_kwargs=None,
-        device=training_device(),
-        vec_env="dummy",
-    )
-
-
-def run_folder_of(out: Path, env_id: str) -> Path:
-    """The newest RL Zoo run folder for ``env_id`` under ``out``."""
-    runs = sorted((out / ALGO).glob(f"{env_id}_*"), key=lambda p: int(p.name.rsplit("_", 1)[1]))
-    if not runs:
-        raise AgentError(f"No {ALGO} run for {env_id} in {out}.")
-    return runs[-1]
-
-
-def checkpoints(run_folder: Path) -> list[tuple[int, Path]]:
-    """A run's periodic checkpoints (``rl_model_<steps>_steps.zip``) with their step counts, oldest first."""
-    return sorted((int(path.stem.split("_")[2]), path) for path in Path(run_folder).glob("rl_model_*_steps.zip"))
-
-
-def latest_readable_checkpoint(run_folder: Path) -> tuple[Checkpoint, int] | None:
-    """The newest periodic checkpoint of a run that reads whole, with its step count: one torn by a
-    crash or a full disk while it was written is passed over for the one before."""
-    for steps, path in reversed(checkpoints(run_folder)):
-        try:
-            return read_checkpoint(path), steps
-        except AgentError as error:
-            print(f"{path.name} is unreadable ({error}); resuming from an earlier checkpoint", file=sys.stderr)
-    return None
-
-
-class ReplayRefill(BaseCallback):
-    """After a restart the replay memory is empty: hold the gradient steps until the restored policy
-    has played ``transitions`` steps into it (SB3 would otherwise learn from the first few)."""
-
-    def __init__(self, transitions: int) -> None:
-        super().__init__()
-        self.transitions = transitions
-        self.gradient_steps = 0
-
-    def _on_training_start(self) -> None:
-        self.gradient_steps, self.model.gradient_steps = self.model.gradient_steps, 0
-
-    def _on_step(self) -> bool:
-        if self.model.gradient_steps == 0 and self.model.replay_buffer.size() >= self.transitions:
-            self.model.gradient_steps = self.gradient_steps
-        return True
-
-
-def train(
-    settings: TrainingSettings,
-    out: Path,
-    progress: LiveProgress | None = None,
-    resume_run: Path | None = None,
-    show_progress_bar: bool = False,
-) -> Path:
-    """Train as the RL Zoo does and return the run folder, which holds ``<EnvId>.zip``.
-
-    With ``resume_run``, the run continues from its last periodic checkpoint: its weights, its step
-    count and its exploration schedule (the replay memory is refilled, not restored).
-    """
-    game = game_or_default(settings.game)
-    env_id = game.env_id
-    overrides = check_hyperparameters(settings.hyperparameters)
-    hyperparameters = {**rl_zoo_atari_defaults(), **overrides}
-    check_memory(hyperparameters)
-    total = int(hyperparameters["n_timesteps"])
-    out = Path(out)
-    checkpoint = latest_readable_checkpoint(resume_run) if resume_run is not None else None
-    done = checkpoint[1] if checkpoint else 0
-    # The start agent is found and read before any folder is made: a failed start leaves nothing behind.
-    fresh_start = resume_run is None and settings.start != "scratch"
-    start = _read_start_checkpoint(settings.start, game) if fresh_start else None
-    new_out = not out.exists()
-
-    manager = ExperimentManager(
-        _experiment_args(settings, env_id, out, hyperparameters, overrides),
-        ALGO,
-        env_id,
-        str(out),
-        n_timesteps=total,
-        eval_freq=settings.eval_freq,
-        n_eval_episodes=settings.n_eval_episodes,
-        save_freq=settings.save_freq,
-        hyperparams=overrides,
-        seed=settings.seed,
-        device=training_device(),
-        show_progress=show_progress_bar,
-        verbose=0,
-    )
-    if resume_run is not None:
-        manager.save_path = str(resume_run)
-        manager.params_path = str(resume_run / env_id)
-        for monitor in resume_run.glob("0.monitor.csv"):
-            monitor.rename(resume_run / f"0.before-{done}.monitor.csv")
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            model, _ = manager.setup_experiment()
-        if start is not None:
-            _load_start_weights(model, *start)
-    except BaseException:
-        if resume_run is None:  # the folders made for this run
-            shutil.rmtree(out if new_out else manager.save_path, ignore_errors=True)
-        raise
-    (Path(manager.params_path) / "env_kwargs.yml").write_text(yaml.safe_dump({}))
-
-    callbacks = [*manager.callbacks]
-    if checkpoint is not None:
-        model.policy.load_state_dict(checkpoint[0].state_dict)
-        model.num_timesteps = done
-        _restore_evaluations(manager, resume_run)
-        refill = min(int(hyperparameters["learning_starts"]), int(hyperparameters["buffer_size"]))
-        callbacks.append(ReplayRefill(refill))
-    if progress is not None:
-        progress.start_timesteps = done
-        callbacks.append(progress)
-    try:
-        model.learn(total - done, callback=callbacks, reset_num_timesteps=checkpoint is None, log_interval=None)
-    finally:
-        model.env.close()
-    model.save(Path(manager.save_path) / env_id)
-    return Path(manager.save_path)
-
-
-def _restore_evaluations(manager: ExperimentManager, run: Path) -> None:
-    """Give the new evaluation callback the evaluations made before the restart."""
-    path = run / "evaluations.npz"
-    evaluation = next((c for c in manager.callbacks if isinstance(c, EvalCallback)), None)
-    if evaluation is None or not path.exists():
-        return
-    with np.load(path) as saved:
-        evaluation.evaluations_timesteps = list(saved["timesteps"])
-        evaluation.evaluations_results = list(saved["results"])
-        evaluation.evaluations_length = list(saved["ep_lengths"])
-
+from agents.hyperparams import EDITABLE, rl_zoo_atari_defaults
+from agents.publish import hub_repo_id, hub_username, publish_run
+from agents.training import TrainingSettings, train, training_device
 
 CLI_DESCRIPTION = """Train (or fine-tune) a DQN Atari agent with the RL Zoo's experiment manager
 and its DQN Atari hyperparameters, then score it over seeded games, render a
@@ -352,14 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Training {game.env_id} on {training_device()}", file=sys.stderr)
         run = train(settings, args.out, show_progress_bar=True)
         print(f"Evaluating over {args.n_eval_episodes} games and rendering a replay", file=sys.stderr)
-        evaluation, replay = evaluate_run(run, game, run / "replay", args.n_eval_episodes)
-        organization = repo_id.split("/")[0] if repo_id else "OWNER"
-        staged = stage_for_hub(run, game.env_id, organization, evaluation, replay.video, run / "hub")
-        pushed = push_to_hub(staged, repo_id, token) if repo_id else None
+        evaluation, replay = evaluate_run(run, run.path / "replay", args.n_eval_episodes)
+        staged, pushed = publish_run(run, evaluation, replay.video, run.path / "hub", repo_id, token)
     except AgentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    summary = {"game": game.key, "run": str(run), "device": training_device(), **evaluation.results_json()}
+    summary = {"game": game.key, "run": str(run.path), "device": training_device(), **evaluation.results_json()}
     print(json.dumps({**summary, "replay": str(replay.video), "hub_folder": str(staged), "pushed": pushed}))
     return 0
 

@@ -1,7 +1,6 @@
 """What the app's Train tab and its ``/train`` API do, Gradio-free: start, report, cancel and push
 the one training job, with the checks of who may do so."""
 
-import math
 import os
 from typing import Any
 
@@ -21,7 +20,7 @@ from agents.errors import AgentError
 from agents.hyperparams import EDITABLE, check_hyperparameters, memory_note, rl_zoo_atari_defaults
 from agents.jobs import JobManager, progress_line
 from agents.publish import hub_username
-from agents.train import TrainingSettings, training_device
+from agents.training import TrainingSettings, training_device
 from agents.training_time import format_duration, step_costs
 
 SMOOTHING_EPISODES = 20
@@ -96,15 +95,8 @@ def start_training(
         raise AgentError(reason)
     if not may_control_training(username, secret):
         raise AgentError(control_refusal())
-    if not isinstance(seed, (int, float)) or not math.isfinite(seed) or seed != int(seed) or seed < 0:
-        raise AgentError("The seed must be a whole number from 0.")
-    whole = isinstance(save_freq, (int, float)) and math.isfinite(save_freq) and save_freq == int(save_freq)
-    if not whole or not 100 <= save_freq <= 10**8:
-        raise AgentError("The checkpoint interval must be a whole number of steps from 100 to 100,000,000.")
     start = (start or "pretrained").strip()
-    settings = TrainingSettings(
-        game=game, start=start, hyperparameters=hyperparameters, seed=int(seed), save_freq=int(save_freq)
-    )
+    settings = TrainingSettings(game=game, start=start, hyperparameters=hyperparameters, seed=seed, save_freq=save_freq)
     return jobs.start(settings)
 
 

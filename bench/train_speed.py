@@ -7,6 +7,10 @@ Both train SB3's DQN from scratch with the RL Zoo's Atari settings and the same 
 (a short ``learning_starts`` so most steps learn; no evaluation, no checkpoints). Each side runs at
 two lengths and its steps/s is the difference, so start-up counts on neither side. The Arena's
 side is a :class:`agents.jobs.JobManager` job whose status is read every 2 s, as the page does.
+
+It also checks the time the Train tab announces before a run: the estimate from this machine's
+step costs (``agents.training_time``, as the app measures them at start-up) against the time both
+sides took, for the whole longer run (the job) and for the steps between the two lengths (both).
 """
 
 import argparse
@@ -23,9 +27,11 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from agents.catalog import get_game  # noqa: E402
+from agents.hyperparams import rl_zoo_atari_defaults  # noqa: E402
 from agents.jobs import JobManager  # noqa: E402
-from agents.train import TrainingSettings, training_device  # noqa: E402
 from agents.train_session import status_markdown, training_curve  # noqa: E402
+from agents.training import TrainingSettings, training_device  # noqa: E402
+from agents.training_time import format_duration, measure_step_costs  # noqa: E402
 
 OVERRIDES = {"learning_starts": 1000, "buffer_size": 20_000}
 WARM_UP_STEPS = 2000
@@ -49,6 +55,10 @@ def time_rl_zoo(env_id: str, steps: int, folder: Path) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+def estimate(costs, steps: int) -> float:
+    return costs.estimate_seconds({**rl_zoo_atari_defaults(), **OVERRIDES, "n_timesteps": steps})
 
 
 def time_job(game: str, steps: int, folder: Path) -> float:
@@ -80,6 +90,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="arena-train-bench-"))
     extra = args.steps - WARM_UP_STEPS
 
+    costs = measure_step_costs(training_device())
     zoo = (time_rl_zoo(env_id, WARM_UP_STEPS, work / "zoo-a"), time_rl_zoo(env_id, args.steps, work / "zoo-b"))
     ours = (time_job(args.game, WARM_UP_STEPS, work / "job-a"), time_job(args.game, args.steps, work / "job-b"))
     zoo_rate = extra / (zoo[1] - zoo[0])
@@ -92,6 +103,15 @@ def main() -> None:
     print(f"python -m rl_zoo3.train:            {zoo_rate:7.1f} steps/s")
     print(f"Arena job (live progress, polled):  {ours_rate:7.1f} steps/s")
     print(f"ratio (Arena / RL Zoo):             {ours_rate / zoo_rate:7.2f}x")
+    whole, between = estimate(costs, args.steps), estimate(costs, args.steps) - estimate(costs, WARM_UP_STEPS)
+    print(
+        f"announced estimate, whole {args.steps}-step run: {format_duration(whole)} ({whole:.0f} s); the job took "
+        f"{ours[1]:.0f} s (estimate / measured {whole / ours[1]:.2f})"
+    )
+    print(
+        f"estimate for steps {WARM_UP_STEPS}-{args.steps}: {between:.0f} s; RL Zoo {zoo[1] - zoo[0]:.0f} s "
+        f"({between / (zoo[1] - zoo[0]):.2f}), job {ours[1] - ours[0]:.0f} s ({between / (ours[1] - ours[0]):.2f})"
+    )
 
 
 if __name__ == "__main__":

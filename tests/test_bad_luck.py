@@ -4,8 +4,14 @@ full disk. Each ends in a message that says what to do, and nothing stops the ap
 import dataclasses
 import errno
 import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -17,8 +23,11 @@ from agents import video
 from agents.agent import load_agent
 from agents.episode import play_to_folder
 from agents.errors import AgentError
-from agents.jobs import JobManager
-from agents.train import TrainingSettings, latest_readable_checkpoint
+from agents.jobs import JobManager, JobRecord
+from agents.run_folder import RunFolder
+from agents.training import TrainingSettings, latest_readable_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +66,14 @@ def test_a_state_file_torn_by_a_crash_does_not_stop_the_app_from_starting(tmp_pa
     assert jobs.status() == {"status": "none"} and not jobs.resume_interrupted()
     assert len(list(folder.glob("job.json.unreadable-*"))) == 1  # set aside, not lost
 
-    record = {"id": "job-1", "settings": {}, "status": "finished", "game": "Pong"}
-    (folder / "job.json").write_text(json.dumps(record))
+    (folder / "job.json").write_text(json.dumps({"id": "job-1", "settings": {}, "status": "finished"}))
+    assert JobManager(tmp_path).status() == {"status": "none"}  # a record with fields missing is set aside too
+    assert len(list(folder.glob("job.json.unreadable-*"))) >= 1
+
+    record = JobRecord("job-1", {}, "Pong", "PongNoFrameskip-v4", "cpu", 0, 0.0, None, status="finished")
+    (folder / "job.json").write_text(json.dumps(dataclasses.asdict(record)))
     (folder / "progress.json").write_text('{"timesteps": 12')
-    assert JobManager(tmp_path).status() == {**record, "progress": None}
+    assert JobManager(tmp_path).status() == {**dataclasses.asdict(record), "progress": None}
     assert len(list(folder.glob("progress.json.unreadable-*"))) == 1
 
 
@@ -84,7 +97,7 @@ def test_a_resume_passes_over_a_torn_newest_checkpoint(tmp_path):
     model.save(tmp_path / "rl_model_1000_steps.zip")
     whole = (tmp_path / "rl_model_1000_steps.zip").read_bytes()
     (tmp_path / "rl_model_1000_steps.zip").write_bytes(whole[: len(whole) // 2])
-    checkpoint, steps = latest_readable_checkpoint(tmp_path)
+    checkpoint, steps = latest_readable_checkpoint(RunFolder(tmp_path, "CartPole-v1"))
     assert steps == 500 and checkpoint.n_actions == 2
 
 
@@ -103,8 +116,8 @@ def test_a_full_disk_at_a_checkpoint_ends_the_job_with_how_much_is_free(tmp_path
         eval_freq=-1,
         hyperparameters={"n_timesteps": 1000, "learning_starts": 500, "buffer_size": 1000},
     )
-    record = {"id": "job-1", "settings": dataclasses.asdict(settings), "game": "Breakout", "status": "running"}
-    jobs_module._write_state(tmp_path / "jobs" / "job-1" / "job.json", {**record, "env_id": "BreakoutNoFrameskip-v4"})
+    record = JobRecord("job-1", dataclasses.asdict(settings), "Breakout", "BreakoutNoFrameskip-v4", "cpu", 0, 0.0, None)
+    jobs_module._write_state(tmp_path / "jobs" / "job-1" / "job.json", dataclasses.asdict(record))
     (tmp_path / "current").write_text("job-1")
     monkeypatch.setattr(BaseAlgorithm, "save", disk_full)
     jobs.run_job("job-1", resume=False)
@@ -112,3 +125,33 @@ def test_a_full_disk_at_a_checkpoint_ends_the_job_with_how_much_is_free(tmp_path
     assert status["status"] == "failed"
     assert re.fullmatch(r"The disk is full: \d+ MB free, and a checkpoint needs about 30 MB .*", status["error"])
     assert 290 <= status["progress"]["timesteps"] <= 300  # it stopped at the first checkpoint
+
+
+def _small_disk_command(folder: Path, size_kb: int, inner: list[str]) -> list[str] | None:
+    """``inner`` run with a real ``size_kb`` tmpfs mounted on ``folder``: as root directly, else in a user
+    and mount namespace of its own (``unshare -rm``); ``None`` where neither is allowed."""
+    mount = f"mount -t tmpfs -o size={size_kb}k tmpfs {shlex.quote(str(folder))}"
+    script = f"{mount} && exec {shlex.join(inner)}"
+    for prefix in (["unshare", "-m"], ["unshare", "-rm"]):
+        trial = subprocess.run([*prefix, "sh", "-c", mount], capture_output=True) if shutil.which("unshare") else None
+        if trial is not None and trial.returncode == 0:
+            return [*prefix, "sh", "-c", script]
+    return None
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_play_is_said_in_words(hf_cache, tmp_path):
+    """A real disk that fills up while a game's video is written (a 1 MB tmpfs as the temporary folder
+    and the output): the command line ends with a message, not a traceback."""
+    small = tmp_path / "small-disk"
+    small.mkdir()
+    play = [sys.executable, "-m", "agents.play", "--game", "SpaceInvaders", "--max-steps", "3000", "--out"]
+    command = _small_disk_command(small, 1024, [*play, str(small / "out")])
+    if command is None:
+        pytest.skip("this machine allows no tmpfs mount, even in a namespace of its own")
+    env = {**os.environ, "TMPDIR": str(small)}
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    last = run.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: .*No space left on device.*(free some space|disk full).*", last), last

@@ -148,11 +148,11 @@ def test_qrdqn_repo_plays(hf_cache, tmp_path):
     [
         (-1, 0.0, 10, "seed must be a whole number"),
         (1.5, 0.0, 10, "seed must be a whole number"),
-        (0, 1.5, 10, "Epsilon is a probability"),
-        (0, float("nan"), 10, "must be a number"),
-        (0, 0.0, 10**9, "Max steps must be"),
-        (0, 0.0, 0, "Max steps must be"),
-        (None, 0.0, 10, "must be a number"),
+        (0, 1.5, 10, "epsilon must be a number from 0 to 1"),
+        (0, float("nan"), 10, "epsilon must be a number from 0 to 1, not nan"),
+        (0, 0.0, 10**9, "max steps must be"),
+        (0, 0.0, 0, "max steps must be"),
+        (None, 0.0, 10, "seed must be a whole number from 0 to 2,147,483,647, not None"),
     ],
 )
 def test_absurd_numbers_are_refused(seed, epsilon, max_steps, message):

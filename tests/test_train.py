@@ -21,8 +21,9 @@ from agents.errors import AgentError
 from agents.hub import fetch_agent_files
 from agents.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
 from agents.jobs import JobManager
-from agents.train import TrainingSettings, train
+from agents.run_folder import RunFolder
 from agents.train_session import plan_note, start_training, training_curve
+from agents.training import TrainingSettings, train
 from tests import hub_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,8 +115,9 @@ def test_fine_tuning_starts_from_the_hub_agents_weights(hf_cache, tmp_path):
         game="Breakout", start="pretrained", hyperparameters={**TINY, "learning_starts": 5000}, eval_freq=-1
     )
     run = train(settings, tmp_path)
+    assert run == RunFolder.latest(tmp_path, BREAKOUT) and run.path == tmp_path / "dqn" / f"{BREAKOUT}_1"
     hub_weights = read_checkpoint(fetch_agent_files("sb3/dqn-BreakoutNoFrameskip-v4", BREAKOUT).model_zip).state_dict
-    trained = read_checkpoint(run / f"{BREAKOUT}.zip").state_dict
+    trained = read_checkpoint(run.model_zip).state_dict
     for name, value in hub_weights.items():
         if name.startswith("q_net."):
             torch.testing.assert_close(trained[name], value)
@@ -134,11 +136,11 @@ def test_start_from_a_qrdqn_repo_is_refused(hf_cache, tmp_path):
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"learning_rate": -1.0}, "learning_rate must be between"),
+        ({"learning_rate": -1.0}, "learning_rate must be a number from 1e-07 to 0.1, not -1.0"),
         ({"buffer_size": 2.5}, "buffer_size must be a whole number"),
-        ({"n_timesteps": float("inf")}, "must be a number"),
+        ({"n_timesteps": float("inf")}, "n_timesteps must be a whole number from 1,000 to 50,000,000, not inf"),
         ({"gamma": 0.9}, "Unknown hyperparameter 'gamma'"),
-        ({"batch_size": True}, "must be a number"),
+        ({"batch_size": True}, "batch_size must be a whole number from 1 to 4,096, not True"),
     ],
 )
 def test_absurd_hyperparameters_are_refused(values, message):
@@ -275,7 +277,7 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
     script = (
         "import sys, time\n"
         "from agents.jobs import JobManager\n"
-        "from agents.train import TrainingSettings\n"
+        "from agents.training import TrainingSettings\n"
         "jobs = JobManager(sys.argv[1])\n"
         "jobs.start(TrainingSettings(game='Breakout', start='scratch', eval_freq=-1, save_freq=500,\n"
         "    hyperparameters={'n_timesteps': 2000, 'learning_starts': 500, 'buffer_size': 1000,\n"
