@@ -2,8 +2,9 @@
 
     python bench/play_speed.py [--steps 3000]
 
-Both sides play the same SB3 DQN Space Invaders checkpoint (made here, as the tests make theirs:
-the network's cost does not depend on how well it was trained):
+Both sides play the same checkpoint, the Arena's shipped Breakout agent (an SB3 DQN CnnPolicy
+trained with the RL Zoo's layout, ``offline_agents/``): the Hub is switched off, so this pipeline
+finds it as it does offline, and the RL Zoo reads it from a log folder made here.
 
 - the RL Zoo: ``python -m rl_zoo3.record_video`` (environment, inference, rendering and
   moviepy encoding, no overlays), run for a few steps and for ``--steps`` steps; its steps/s is the
@@ -26,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(tempfile.mkdtemp(prefix="arena-bench-"))
-os.environ["HF_HUB_CACHE"] = str(WORK / "hf-cache")
+os.environ["HF_HUB_CACHE"] = str(WORK / "hf-cache")  # empty: the shipped agent is used
 os.environ["HF_HUB_OFFLINE"] = "1"
 sys.path.insert(0, str(ROOT))
 
@@ -35,23 +36,23 @@ import torch  # noqa: E402
 from agents.agent import load_agent  # noqa: E402
 from agents.environment import make_env  # noqa: E402
 from agents.episode import EpisodeResult, stream_episode  # noqa: E402
+from agents.offline import OFFLINE_AGENTS  # noqa: E402
 from agents.rollout import play_episode  # noqa: E402
 from agents.session import play_stream  # noqa: E402
-from tests import hub_cache  # noqa: E402
 
-ENV_ID = "SpaceInvadersNoFrameskip-v4"
+GAME = "Breakout"
+ENV_ID = "BreakoutNoFrameskip-v4"
 FEW_STEPS = 100
 
 
-def make_checkpoint() -> Path:
-    """One checkpoint, put both in a Hub cache (for this pipeline) and in an RL Zoo log folder."""
-    model_zip = hub_cache.atari_checkpoint(ENV_ID, WORK / "model.zip")
-    snapshot = hub_cache.add_rl_zoo_repo(WORK / "hf-cache", f"sb3/dqn-{ENV_ID}", ENV_ID, model_zip)
+def rl_zoo_log_folder() -> Path:
+    """The shipped agent's files laid out as an RL Zoo log folder, which ``record_video`` reads."""
+    shipped = OFFLINE_AGENTS / ENV_ID
     run = WORK / "zoo" / "dqn" / f"{ENV_ID}_1"
     (run / ENV_ID).mkdir(parents=True)
-    (run / f"{ENV_ID}.zip").write_bytes(model_zip.read_bytes())
+    (run / f"{ENV_ID}.zip").write_bytes((shipped / f"dqn-{ENV_ID}.zip").read_bytes())
     for name in ("config.yml", "env_kwargs.yml"):
-        (run / ENV_ID / name).write_bytes((snapshot / name).read_bytes())
+        (run / ENV_ID / name).write_bytes((shipped / name).read_bytes())
     return WORK / "zoo"
 
 
@@ -64,7 +65,7 @@ def time_rl_zoo(folder: Path, steps: int) -> float:
 
 
 def time_pipeline(steps: int) -> tuple[int, float]:
-    agent = load_agent("SpaceInvaders")
+    agent = load_agent(GAME)
     played, seed = 0, 0
     started = time.perf_counter()
     while played < steps:
@@ -77,7 +78,7 @@ def time_pipeline(steps: int) -> tuple[int, float]:
 
 def time_rollout_alone(steps: int) -> float:
     """Steps/s of the environment and the network alone, no overlays or video: the floor under both."""
-    agent = load_agent("SpaceInvaders")
+    agent = load_agent(GAME)
     torch.set_num_threads(1)  # as stream_episode sets it
     played, seed = 0, 0
     started = time.perf_counter()
@@ -93,7 +94,7 @@ def time_first_segment(repeats: int = 5) -> list[float]:
     times = []
     for seed in range(repeats):
         started = time.perf_counter()
-        stream = play_stream("SpaceInvaders", None, seed, 0.01, 10_000, False)
+        stream = play_stream(GAME, None, seed, 0.01, 10_000, False)
         segment, _ = next(stream)
         times.append(time.perf_counter() - started)
         assert segment is not None and segment.exists()
@@ -109,8 +110,8 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=3000, help="steps each side plays (default: 3000)")
     steps = parser.parse_args().steps
-    folder = make_checkpoint()
-    load_agent("SpaceInvaders")  # load once, as the app keeps it in memory
+    folder = rl_zoo_log_folder()
+    load_agent(GAME)  # load once, as the app keeps it in memory
 
     zoo_few = time_rl_zoo(folder, FEW_STEPS)
     zoo_many = time_rl_zoo(folder, steps)
@@ -120,7 +121,7 @@ def main() -> None:
     floor_rate = time_rollout_alone(steps)
     first = time_first_segment()
 
-    print(f"machine: {os.cpu_count()} CPU cores; checkpoint: SB3 DQN CnnPolicy, {ENV_ID}; {steps} steps each")
+    print(f"machine: {os.cpu_count()} CPU cores; shipped DQN agent, {ENV_ID}; {steps} steps each")
     print(f"rl_zoo3.record_video (no overlays):  {zoo_rate:7.1f} steps/s   ({zoo_many:.1f} s for the whole command)")
     print(f"this pipeline (overlays + H.264):    {ours_rate:7.1f} steps/s   ({ours_seconds:.1f} s, {played} steps)")
     print(f"environment + network alone:         {floor_rate:7.1f} steps/s   (no overlays, no video: the floor)")

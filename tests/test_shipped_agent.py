@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from agents.agent import agent_from_files
 from agents.catalog import GAMES
@@ -57,3 +58,16 @@ def test_with_no_network_and_an_empty_cache_the_shipped_agent_plays(env_id, tmp_
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["repo"] == f"offline agent dqn-{env_id}" and summary["steps"] > 0
+
+
+@pytest.mark.parametrize("env_id", SHIPPED)
+def test_the_shipped_agent_loads_in_stock_sb3_as_rl_zoo_enjoy_loads_it(env_id):
+    """Users take the offline agent into the RL Zoo: SB3's own ``DQN.load`` (which refuses a file without
+    an optimizer state) reads it, with the weights the Arena plays."""
+    from stable_baselines3 import DQN
+
+    model_zip = OFFLINE_AGENTS / env_id / f"dqn-{env_id}.zip"
+    model = DQN.load(model_zip, device="cpu", buffer_size=1)  # our own file: unpickling it is safe
+    ours = agent_from_files(offline_agent_files(env_id), GAME_OF[env_id]).q_function.network.state_dict()
+    for name, value in ours.items():
+        assert torch.equal(model.policy.q_net.state_dict()[name], value), name
