@@ -7,7 +7,7 @@ from agents.catalog import GAMES, Game, get_game
 from agents.checkpoint import QFunction, build_q_function, read_checkpoint
 from agents.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
 from agents.errors import AgentError
-from agents.hub import AgentFiles, HubUnavailable, check_repo_id, fetch_agent_files
+from agents.hub import AgentFiles, ByteProgress, HubUnavailable, check_repo_id, fetch_agent_files
 from agents.offline import first_playable_game, offline_agent_files, playable_now_sentence
 
 
@@ -34,7 +34,7 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
     env = make_env(settings, seed=0)
     try:
         q_function = build_q_function(checkpoint, env.observation_space, env.action_space)
-        action_names = tuple(env.unwrapped.envs[0].unwrapped.get_action_meanings())
+        action_names = tuple(env.env_method("get_action_meanings")[0])
     finally:
         env.close()
     return Agent(
@@ -58,16 +58,16 @@ def game_or_default(name: str | None) -> Game:
     return get_game(name) if name and name.strip() else get_game(first_playable_game())
 
 
-def find_agent_files(game: Game, repo_id: str | None = None) -> AgentFiles:
+def find_agent_files(game: Game, repo_id: str | None = None, progress: ByteProgress | None = None) -> AgentFiles:
     """The files of the agent that plays ``game``: ``repo_id``'s, else the game's sb3 agent's.
 
     When the game's own Hub agent is out of reach and the Arena ships one for the game, that one
     is used (Play, Train's start agent and evaluation alike). An agent that cannot be had here is
-    refused with the names of those that can.
+    refused with the names of those that can. ``progress`` hears the bytes of a model zip downloaded.
     """
     repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
     try:
-        return fetch_agent_files(repo_id, game.env_id)
+        return fetch_agent_files(repo_id, game.env_id, progress)
     except HubUnavailable as error:
         files = offline_agent_files(game.env_id) if repo_id == game.repo_id else None
         if files is None:
@@ -75,7 +75,7 @@ def find_agent_files(game: Game, repo_id: str | None = None) -> AgentFiles:
         return files
 
 
-def load_agent(game_name: str | None, repo_id: str | None = None) -> Agent:
+def load_agent(game_name: str | None, repo_id: str | None = None, progress: ByteProgress | None = None) -> Agent:
     """The agent for a game (none named: the first that can play here): its RL Zoo checkpoint on
     the Hub, or the one in ``repo_id``.
 
@@ -83,7 +83,7 @@ def load_agent(game_name: str | None, repo_id: str | None = None) -> Agent:
     paths in the cache, which change when the repo gets a new revision.
     """
     game = game_or_default(game_name)
-    files = find_agent_files(game, repo_id)
+    files = find_agent_files(game, repo_id, progress)
     try:
         return agent_from_files(files, game)
     except AgentError as error:

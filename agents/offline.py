@@ -10,10 +10,8 @@ whose agent can actually play here.
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import try_to_load_from_cache
-
 from agents.catalog import GAMES, Game
-from agents.hub import AgentFiles, hub_reachable
+from agents.hub import AgentFiles, cached_agent_files, hub_reachable
 
 OFFLINE_AGENTS = Path(__file__).resolve().parent.parent / "offline_agents"
 
@@ -59,11 +57,8 @@ def offline_agent_files(env_id: str) -> AgentFiles | None:
 
 
 def is_cached(repo_id: str, env_id: str) -> bool:
-    """Whether the Hugging Face cache holds an RL Zoo agent's model zip and ``config.yml``."""
-    has_config = isinstance(try_to_load_from_cache(repo_id, "config.yml"), str)
-    return has_config and any(
-        isinstance(try_to_load_from_cache(repo_id, f"{algo}-{env_id}.zip"), str) for algo in ("dqn", "qrdqn")
-    )
+    """Whether the Hugging Face cache holds all of an RL Zoo agent's files (it then plays at once)."""
+    return cached_agent_files(repo_id, env_id) is not None
 
 
 def availability(online: bool | None = None) -> list[GameAvailability]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from agents.agent import GAME_OPTION_HELP, load_agent
 from agents.episode import MAX_STEPS_LIMIT, play_to_folder
 from agents.errors import AgentError
+from agents.hub import printed_progress
 
 CLI_DESCRIPTION = """Play one whole Atari game with a DQN agent from the Hub (or the Arena's
 offline agent) and write episode.mp4, the gameplay with the agent's Q-values
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        agent = load_agent(args.game, args.repo_id)
+        agent = load_agent(args.game, args.repo_id, printed_progress())
         result = play_to_folder(
             agent,
             args.out,

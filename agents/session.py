@@ -1,6 +1,7 @@
 """What the app's Play tab and its ``/play`` API do: load the agent, play, and shape the results
 for display. Gradio-free, so the UI file only wires components to these functions."""
 
+import os
 import queue
 import shutil
 import tempfile
@@ -14,9 +15,11 @@ import pandas as pd
 from agents.agent import Agent, load_agent
 from agents.episode import EpisodeResult, check_play_inputs, segments_folder, stream_episode
 from agents.errors import AgentError
+from agents.hub import download_text, revision_note
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
-KEEP_OUTPUTS_S = 3600
+# How long a game's files (here and in Gradio's own cache) are kept: an hour, unless the deployer says.
+KEEP_OUTPUTS_S = int(os.getenv("ARENA_KEEP_OUTPUTS_S", "3600"))
 MAX_PLOTTED_STEPS = 2000
 STOP_TIMEOUT_S = 10
 
@@ -36,12 +39,16 @@ def _new_output_folder() -> Path:
 
 
 def load_with_progress(game: str, repo_id: str | None, progress: Progress | None = None) -> Agent:
-    """Load an agent, saying what is going on: the first download and load take a few seconds."""
-    if progress is not None:
-        progress(0.1, f"Fetching {repo_id or 'the agent'} from the Hub cache or the Hub…")
-    agent = load_agent(game, repo_id)
-    if progress is not None:
-        progress(0.9, f"Loaded {agent.repo_id}; starting the game…")
+    """Load an agent, saying what is going on: a download shows the model zip's bytes as they arrive."""
+    if progress is None:
+        return load_agent(game, repo_id)
+    progress(0.05, f"Looking for {repo_id or 'the agent'} in the Hub cache…")
+
+    def downloaded(done: int, size: int | None) -> None:
+        progress(0.05 + 0.8 * (done / size if size else 0.0), download_text(done, size))
+
+    agent = load_agent(game, repo_id, downloaded)
+    progress(0.9, f"Loaded {agent.repo_id}; starting the game…")
     return agent
 
 
@@ -75,12 +82,14 @@ def summary_markdown(result: EpisodeResult) -> str:
     """A short report of the game for the page."""
     agent = result.agent
     ending = "game over" if result.terminated else "stopped at the step cap"
+    news = revision_note(agent.repo_id)
     return (
         f"### Score {result.score:.0f} in {result.steps} steps ({ending})\n"
         f"{agent.game.title}, played by {agent_label(agent)} ({agent.algo.upper()}, SB3 {agent.sb3_version}); "
         f"{published_score(agent)}.  \n"
         f"Seed {result.seed}, ε = {result.epsilon:g}; "
         f"{sum(result.table['exploratory'])} random actions; played and encoded in {result.seconds:.1f} s."
+        + (f"  \n{news}" if news else "")
     )
 
 

@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 
 from agents import offline
@@ -50,9 +51,9 @@ def test_the_hub_agent_wins_over_the_shipped_one_when_cached(hf_cache, shipped_q
         shutil.rmtree(hf_cache / f"models--sb3--dqn-{QBERT}")
 
 
-def test_default_game_is_the_first_that_can_play_here(hf_cache, shipped_qbert, monkeypatch):
+def test_default_game_is_the_first_that_can_play_here(hf_cache, shipped_qbert, monkeypatch, tmp_path):
     assert offline.first_playable_game() == "SpaceInvaders"  # cached: the catalog's first game stays the default
-    monkeypatch.setattr(offline, "try_to_load_from_cache", lambda *args, **kwargs: None)  # nothing is cached
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache
     assert offline.first_playable_game(online=False) == "Qbert"  # shipped: the only one that plays offline
     assert offline.first_playable_game(online=True) == "SpaceInvaders"  # downloadable
 

@@ -1,0 +1,202 @@
+"""The Hub path that users meet first, run with the real ``huggingface_hub`` client against a local
+server that answers like the Hub's file endpoints (``tests/fake_hub.py``): healthy, slow, dropping
+connections, handing out a new revision, and saying no in each of the Hub's ways."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from huggingface_hub import constants
+
+from agents import hub as hub_module
+from agents.catalog import get_game
+from agents.episode import play_to_folder
+from agents.errors import AgentError
+from agents.hub import HubTooSlow, cached_agent_files, fetch_agent_files, revision_note
+from agents.session import load_with_progress
+from agents.training import _read_start_checkpoint
+from tests import hub_cache
+from tests.fake_hub import FakeHub
+
+ROOT = Path(__file__).resolve().parents[1]
+PONG = "PongNoFrameskip-v4"
+REPO = f"sb3/dqn-{PONG}"
+ZIP = f"dqn-{PONG}.zip"
+
+
+def pong_files(folder: Path) -> dict[str, bytes]:
+    """An RL Zoo Pong repo's files, its checkpoint made here with SB3."""
+    model_zip = hub_cache.atari_checkpoint(PONG, folder / "model.zip")
+    results = {"mean_reward": 20.0, "std_reward": 1.0, "is_deterministic": False, "n_eval_episodes": 10}
+    return {
+        ZIP: model_zip.read_bytes(),
+        "config.yml": hub_cache.RL_ZOO_ATARI_CONFIG.encode(),
+        "env_kwargs.yml": hub_cache.RL_ZOO_ENV_KWARGS.encode(),
+        "results.json": json.dumps(results).encode(),
+    }
+
+
+@pytest.fixture(scope="module")
+def pong_repo(tmp_path_factory) -> dict[str, bytes]:
+    return pong_files(tmp_path_factory.mktemp("pong"))
+
+
+def background_checks_done(timeout: float = 30) -> None:
+    """Wait for the background checks for newer revisions that this test started."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("revision-"):
+            thread.join(timeout)
+            assert not thread.is_alive(), "a background revision check did not finish"
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path) -> Iterator[FakeHub]:
+    """A running fake Hub that this process downloads from, into an empty cache of the test's own."""
+    with FakeHub() as hub:
+        for name, value in hub.client_constants().items():
+            monkeypatch.setattr(constants, name, value)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+        monkeypatch.setattr(hub_module, "_news", {})
+        monkeypatch.setattr(hub_module, "_last_check", {})
+        yield hub
+        background_checks_done()
+
+
+def test_an_empty_cache_downloads_the_files_together_and_plays(hub, pong_repo, tmp_path):
+    hub.add_repo(REPO, pong_repo)
+    hub.delay_s = 1.0  # each answer of the Hub and of its CDN takes a second
+    messages = []
+    started = time.monotonic()
+    agent = load_with_progress("Pong", None, lambda share, text: messages.append((share, text)))
+    seconds = time.monotonic() - started
+    assert not agent.offline and agent.repo_id == REPO
+    # Five files of two or three requests each: one after another would take 10 s at least.
+    assert seconds < 7, f"{seconds:.1f} s: the files were not fetched together"
+    size = len(pong_repo[ZIP]) / 1e6
+    assert any(text == f"Downloading the model from the Hub: {size:.1f} of {size:.1f} MB" for _, text in messages)
+    assert [share for share, _ in messages] == sorted(share for share, _ in messages), "progress went back"
+    assert play_to_folder(agent, tmp_path / "game", seed=0, epsilon=0.0, max_steps=5).steps == 5
+
+
+def test_a_cached_agent_starts_at_once_while_the_hub_is_slow(hub, pong_repo):
+    hub.add_repo(REPO, pong_repo)
+    fetch_agent_files(REPO, PONG)
+    background_checks_done()
+    hub_module._last_check.clear()
+    hub.delay_s = 3.0
+    asked_before = len(hub.requests)
+    started = time.monotonic()
+    files = fetch_agent_files(REPO, PONG)
+    assert time.monotonic() - started < 0.5  # no request waited on
+    assert files.model_zip.read_bytes() == pong_repo[ZIP]
+    background_checks_done()  # the check for a newer revision: one question, and nothing downloaded
+    assert [method for method, _ in hub.requests[asked_before:]] == ["HEAD"]
+    assert revision_note(REPO) is None
+
+
+def test_a_new_revision_is_fetched_in_the_background_and_used_next_time(hub, pong_repo):
+    first = hub.add_repo(REPO, pong_repo)
+    assert fetch_agent_files(REPO, PONG).published_result()["mean_reward"] == 20.0
+    background_checks_done()
+    newer = {**pong_repo, "results.json": json.dumps({"mean_reward": 21.0, "std_reward": 0.5}).encode()}
+    second = hub.add_repo(REPO, newer)
+    hub_module._last_check.clear()
+    files = fetch_agent_files(REPO, PONG)
+    assert files.model_zip.parent.name == first  # this game: the cached revision, at once
+    background_checks_done()
+    note = f"A newer revision of {REPO} ({second[:7]}) has been downloaded: the next game uses it."
+    assert revision_note(REPO) == note
+    files = fetch_agent_files(REPO, PONG)
+    assert files.model_zip.parent.name == second and files.published_result()["mean_reward"] == 21.0
+
+
+def test_an_uncached_agent_gets_a_clear_message_when_the_hub_is_too_slow(hub, pong_repo, monkeypatch):
+    hub.add_repo(REPO, pong_repo)
+    hub.delay_s = 2.0
+    monkeypatch.setattr(hub_module, "DOWNLOAD_DEADLINE_S", 1.0)
+    started = time.monotonic()
+    with pytest.raises(HubTooSlow, match=rf"The Hub is too slow right now: {REPO}'s files did not all arrive within"):
+        fetch_agent_files(REPO, PONG)
+    assert time.monotonic() - started < 2.0
+    assert cached_agent_files(REPO, PONG) is None  # nothing half-there is taken for the agent
+    hub.delay_s = 0.0
+    monkeypatch.setattr(hub_module, "DOWNLOAD_DEADLINE_S", 25.0)
+    assert fetch_agent_files(REPO, PONG).model_zip.read_bytes() == pong_repo[ZIP]  # trying again works
+
+
+def test_a_connection_dropped_mid_download_never_leaves_a_partial_model(hub, pong_repo):
+    hub.add_repo(REPO, pong_repo)
+    hub.drop_next_body(after_bytes=100_000)
+    files = fetch_agent_files(REPO, PONG)  # the client starts the body again
+    assert hashlib.sha256(files.model_zip.read_bytes()).digest() == hashlib.sha256(pong_repo[ZIP]).digest()
+
+
+def test_a_connection_that_keeps_dropping_gets_a_message_and_no_file(hub, pong_repo, tmp_path):
+    hub.add_repo(REPO, pong_repo)
+    hub.drop_next_body(after_bytes=100_000, times=100)
+    with pytest.raises(AgentError, match=rf"Could not download {REPO} from the Hub .*nothing partial is kept"):
+        fetch_agent_files(REPO, PONG)
+    assert cached_agent_files(REPO, PONG) is None
+    blobs = list((tmp_path / "hf-cache").glob("models--*/blobs/*"))
+    assert all(blob.stat().st_size != len(pong_repo[ZIP]) for blob in blobs)
+    assert not [blob for blob in blobs if blob.suffix == ".incomplete" and blob.stat().st_size > 0]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("unknown", r"The Hub has no model repo {repo}, or it is private\. Check the spelling"),
+        ("private", r"or it is private\. .*give the Arena a token that can read it \(set HF_TOKEN"),
+        ("gated", r"{repo} is gated: accept its conditions on https://huggingface.co/{repo}, then give"),
+        ("no config", r"{repo} has no config.yml: it is not in the RL Zoo layout"),
+        ("no model", r"{repo} holds no dqn-PongNoFrameskip-v4.zip or qrdqn-PongNoFrameskip-v4.zip"),
+        ("rate limit", r"The Hub is limiting requests right now \(rate limit\)\. Try again in a minute"),
+        ("server error", r"The Hub answered with a server error \(503\)\. Try again in a moment"),
+    ],
+)
+def test_every_no_from_the_hub_is_said_in_words(hub, pong_repo, case, message, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "")  # no token on this machine, whatever the developer's has
+    repo = "someone/dqn-Pong"
+    if case == "private":
+        hub.add_repo(repo, pong_repo, private=True)
+    elif case == "gated":
+        hub.add_repo(repo, pong_repo, gated=True)
+    elif case == "no config":
+        hub.add_repo(repo, {ZIP: pong_repo[ZIP]})
+    elif case == "no model":
+        hub.add_repo(repo, {"config.yml": pong_repo["config.yml"]})
+    elif case in ("rate limit", "server error"):
+        hub.add_repo(repo, pong_repo)
+        hub.fail_next(429 if case == "rate limit" else 503, times=1000, retry_after_s=0)
+    started = time.monotonic()
+    with pytest.raises(AgentError, match=message.format(repo=repo)):
+        fetch_agent_files(repo, PONG)
+    assert time.monotonic() - started < 5  # said at the Hub's first answer, not after retries
+
+
+def test_trains_start_agent_comes_the_same_way(hub, pong_repo):
+    hub.add_repo("someone/private-pong", pong_repo, private=True)
+    with pytest.raises(AgentError, match="or it is private"):
+        _read_start_checkpoint("someone/private-pong", get_game("Pong"))
+    hub.add_repo(REPO, pong_repo)
+    repo_id, checkpoint = _read_start_checkpoint("pretrained", get_game("Pong"))
+    assert repo_id == REPO and checkpoint.n_actions == 6
+
+
+def test_the_command_line_shows_the_download_and_plays(hub, pong_repo, tmp_path):
+    hub.add_repo(REPO, pong_repo)
+    command = [sys.executable, "-m", "agents.play", "--game", "Pong", "--max-steps", "5", "--out", str(tmp_path / "o")]
+    env = {**os.environ, **hub.client_env(), "HF_HUB_CACHE": str(tmp_path / "cli-cache")}
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    size = len(pong_repo[ZIP]) / 1e6
+    lines = [line for line in run.stderr.splitlines() if line.startswith("Downloading the model from the Hub: ")]
+    assert lines and lines[-1].endswith(f"{size:.1f} of {size:.1f} MB"), run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1])["repo"] == REPO
