@@ -14,6 +14,7 @@ from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
 from agents.offline import availability, first_playable
 from agents.session import (
+    KEEP_OUTPUTS_S,
     PLOT_VIEWS,
     PLOT_Y_TITLES,
     Q_VALUE_MEANING,
@@ -23,7 +24,6 @@ from agents.session import (
     q_value_plot_data,
     summary_markdown,
 )
-from agents.train import training_device
 from agents.train_session import (
     DEFAULT_SAVE_FREQ,
     cancel_training,
@@ -37,6 +37,7 @@ from agents.train_session import (
     status_markdown,
     training_curve,
 )
+from agents.training import training_device
 from agents.training_time import step_costs
 
 jobs = JobManager()
@@ -269,7 +270,7 @@ def train_cancel_api(secret: str = "") -> dict:
 
 GAME_CHOICES, FIRST_GAME = game_choices()  # once at start-up; each page load asks again
 
-with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
+with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPUTS_S)) as demo:
     gr.Markdown(INTRO)
     with gr.Tab("Play"):
         with gr.Row():
@@ -389,23 +390,28 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(3600, 3600)) as demo:
         push_text = gr.Markdown()
         push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=False)
         push_result = gr.Markdown()
-    shown_replay = gr.State()
-    job_outputs = [job_text, curve, replay, job_json, shown_replay, start_button, cancel_button, push_button]
-    field_list = list(fields.values())
-    start.change(lambda choice: gr.Textbox(visible=choice == "repo"), start, start_repo, api_visibility="private")
-    gr.on([field.change for field in field_list], plan_of_form, field_list, plan, api_visibility="private")
-    start_button.click(
-        start_job,
-        [train_game, start, start_repo, train_seed, secret, save_every, *field_list],
-        [*job_outputs, train_message],
-        api_visibility="private",
-    )
-    cancel_button.click(cancel_job, secret, [*job_outputs, train_message], api_visibility="private")
-    push_button.click(push_job, None, push_result, api_visibility="private")
-    # Status reads are cheap file reads: every open page's poll runs at once, none waits behind another.
-    gr.Timer(2).tick(
-        show_job, shown_replay, job_outputs, api_visibility="private", show_progress="hidden", concurrency_limit=None
-    )
+        shown_replay = gr.State()
+        job_outputs = [job_text, curve, replay, job_json, shown_replay, start_button, cancel_button, push_button]
+        field_list = list(fields.values())
+        start.change(lambda choice: gr.Textbox(visible=choice == "repo"), start, start_repo, api_visibility="private")
+        gr.on([field.change for field in field_list], plan_of_form, field_list, plan, api_visibility="private")
+        start_button.click(
+            start_job,
+            [train_game, start, start_repo, train_seed, secret, save_every, *field_list],
+            [*job_outputs, train_message],
+            api_visibility="private",
+        )
+        cancel_button.click(cancel_job, secret, [*job_outputs, train_message], api_visibility="private")
+        push_button.click(push_job, None, push_result, api_visibility="private")
+        # Status reads are cheap file reads: every open page's poll runs at once, none waits behind another.
+        gr.Timer(2).tick(
+            show_job,
+            shown_replay,
+            job_outputs,
+            api_visibility="private",
+            show_progress="hidden",
+            concurrency_limit=None,
+        )
     demo.load(
         load_page,
         None,

@@ -109,8 +109,8 @@ def test_play_with_no_game_named_plays_the_first_that_can(client):
             {"repo_id": "nobody/dqn-SpaceInvadersNoFrameskip-v4"},
             "nobody/dqn-SpaceInvadersNoFrameskip-v4.*not in the local",
         ),
-        ({"game": "Breakout", "repo_id": "sb3/dqn-BreakoutNoFrameskip-v4", "max_steps": 10**7}, "Max steps must be"),
-        ({"epsilon": 7.0}, "Epsilon is a probability"),
+        ({"game": "Breakout", "repo_id": "sb3/dqn-BreakoutNoFrameskip-v4", "max_steps": 10**7}, "max steps must be"),
+        ({"epsilon": 7.0}, "epsilon must be a number from 0 to 1, not 7.0. It is a probability"),
         ({"seed": -3}, "seed must be"),
     ],
 )
@@ -261,7 +261,7 @@ def test_train_from_the_pretrained_agent_offline_uses_the_shipped_one(first_run_
     """A newcomer's machine (offline, empty cache): /train with no game and "pretrained" fine-tunes the
     shipped Breakout agent, within a deadline."""
     client = Client(first_run_app_url, verbose=False)
-    with pytest.raises(AppError, match="checkpoint interval must be"):
+    with pytest.raises(AppError, match=r"checkpoint interval \(save_freq\) must be a whole number from 100"):
         client.predict(save_freq=3, api_name="/train")
     status = client.predict(n_timesteps=1000, learning_starts=500, buffer_size=1000, save_freq=500, api_name="/train")
     assert status["game"] == "Breakout" and status["settings"]["start"] == "pretrained"
@@ -272,3 +272,54 @@ def test_train_from_the_pretrained_agent_offline_uses_the_shipped_one(first_run_
         time.sleep(2)
     assert status["status"] == "finished", status.get("error")
     assert status["results"]["n_eval_episodes"] == 5
+
+
+@pytest.mark.slow
+def test_a_games_files_are_pruned_from_the_app_and_gradios_cache(hf_cache, tmp_path_factory):
+    """Disk use stays bounded: with ``ARENA_KEEP_OUTPUTS_S=3``, a game's video and CSV leave Gradio's
+    cache within a few seconds, and its episode folder goes when the next game starts."""
+    from tests.conftest import start_app
+
+    gradio_cache, temp = tmp_path_factory.mktemp("gradio-cache"), tmp_path_factory.mktemp("tmp")
+    app = start_app(tmp_path_factory, ARENA_KEEP_OUTPUTS_S="3", GRADIO_TEMP_DIR=str(gradio_cache), TMPDIR=str(temp))
+    client = Client(next(app), verbose=False)
+    try:
+        client.predict(game="SpaceInvaders", max_steps=30, api_name="/play")
+        served = [path for path in gradio_cache.rglob("*") if path.suffix in (".mp4", ".csv")]
+        episodes = list((temp / "atari-dqn-arena").iterdir())
+        assert served and len(episodes) == 1
+        deadline = time.monotonic() + 30
+        while any(path.exists() for path in served) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not [path for path in served if path.exists()], "Gradio's copies were not pruned"
+        client.predict(game="SpaceInvaders", max_steps=30, api_name="/play")
+        assert not episodes[0].exists() and len(list((temp / "atari-dqn-arena").iterdir())) == 1
+    finally:
+        next(app, None)
+
+
+@pytest.mark.browser
+def test_browser_shows_the_download_from_a_slow_hub_then_plays(tmp_path_factory, browser, tmp_path):
+    """The Hub path as a visitor meets it: an agent that is not cached comes from a Hub that takes 1.5 s
+    per answer (a local server answering like the Hub's file endpoints), the megabytes in the progress bar."""
+    from tests.conftest import start_app
+    from tests.fake_hub import FakeHub
+    from tests.test_online import PONG, pong_files
+
+    with FakeHub() as hub:
+        hub.add_repo(f"sb3/dqn-{PONG}", pong_files(tmp_path))
+        hub.delay_s = 1.5
+        empty_cache = str(tmp_path_factory.mktemp("empty-cache"))
+        app = start_app(tmp_path_factory, **hub.client_env(), HF_HUB_CACHE=empty_cache)
+        try:
+            page = browser.new_page(viewport=DESKTOP)
+            page.goto(next(app))
+            page.get_by_role("combobox", name="Game").click()
+            page.get_by_role("option", name="Pong · from the Hub").click()
+            page.get_by_role("spinbutton", name="Step cap").fill("300")
+            page.get_by_role("button", name="Play", exact=True).click()
+            expect(page.get_by_text("Downloading the model from the Hub").first).to_be_visible(timeout=30_000)
+            screenshot(page, tmp_path, "download-1280.png")
+            expect(page.get_by_text(f"Pong, played by sb3/dqn-{PONG}")).to_be_visible(timeout=90_000)
+        finally:
+            next(app, None)
