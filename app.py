@@ -10,6 +10,7 @@ from gradio.data_classes import FileData
 from agents.access import on_a_space, push_note, training_available
 from agents.episode import MAX_STEPS_LIMIT
 from agents.errors import AgentError
+from agents.hub import bar_progress
 from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
 from agents.offline import availability, first_playable
@@ -198,6 +199,7 @@ def start_job(
     train_freq,
     gradient_steps,
     profile: gr.OAuthProfile | None,
+    progress=PROGRESS_BAR,
 ):
     hyperparameters = {name: value for name, value in locals().items() if name in EDITABLE}
     try:
@@ -210,6 +212,7 @@ def start_job(
             profile.username if profile else None,
             secret_value,
             save_every,
+            bar_progress(progress),
         )
     except Exception as error:
         return {train_message: failure_markdown("Could not start training", error)}

@@ -253,6 +253,12 @@ def download_text(done: int, size: int | None) -> str:
     return f"Downloading the model from the Hub: {_megabytes(done, size)}"
 
 
+def bar_progress(progress: Callable[[float, str], None], low: float = 0.05, high: float = 0.85) -> ByteProgress:
+    """A ``progress`` for a progress bar that takes a share and a text (Gradio's): the download fills it
+    from ``low`` to ``high``."""
+    return lambda done, size: progress(low + (high - low) * (done / size if size else 0.0), download_text(done, size))
+
+
 def printed_progress(every: float = 0.1) -> ByteProgress:
     """A ``progress`` for command lines: a line on stderr at each further tenth of the model zip."""
     shown = [-1.0]

@@ -32,6 +32,7 @@ from typing import Any
 from agents.agent import find_agent_files, game_or_default
 from agents.errors import AgentError
 from agents.evaluation import Evaluation, evaluate_run
+from agents.hub import ByteProgress
 from agents.hyperparams import check_memory
 from agents.publish import hub_repo_id, publish_run
 from agents.run_folder import RunFolder
@@ -150,8 +151,9 @@ class JobManager:
             record = self.unsaved_ending
         return {**dataclasses.asdict(record), "progress": self._saved_progress(record.id)}
 
-    def start(self, settings: TrainingSettings) -> dict[str, Any]:
-        """Start a job, or refuse with the running job's progress when one is running."""
+    def start(self, settings: TrainingSettings, progress: ByteProgress | None = None) -> dict[str, Any]:
+        """Start a job, or refuse with the running job's progress when one is running. The start agent
+        is found (downloaded, if need be, ``progress`` hearing its bytes) before the job exists."""
         with self.lock:
             if self.running():
                 raise AgentError(
@@ -162,7 +164,7 @@ class JobManager:
             settings = dataclasses.replace(settings, game=game.key)
             memory = check_memory(settings.resolved_hyperparameters())
             if settings.start != "scratch":  # a missing or unreachable start agent is said now, not later
-                find_agent_files(game, None if settings.start == "pretrained" else settings.start)
+                find_agent_files(game, None if settings.start == "pretrained" else settings.start, progress)
             costs = step_costs(training_device(), False)
             record = JobRecord(
                 id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],

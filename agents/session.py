@@ -15,7 +15,7 @@ import pandas as pd
 from agents.agent import Agent, load_agent
 from agents.episode import EpisodeResult, check_play_inputs, segments_folder, stream_episode
 from agents.errors import AgentError
-from agents.hub import download_text, revision_note
+from agents.hub import bar_progress, revision_note
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
 # How long a game's files (here and in Gradio's own cache) are kept: an hour, unless the deployer says.
@@ -44,10 +44,7 @@ def load_with_progress(game: str, repo_id: str | None, progress: Progress | None
         return load_agent(game, repo_id)
     progress(0.05, f"Looking for {repo_id or 'the agent'} in the Hub cache…")
 
-    def downloaded(done: int, size: int | None) -> None:
-        progress(0.05 + 0.8 * (done / size if size else 0.0), download_text(done, size))
-
-    agent = load_agent(game, repo_id, downloaded)
+    agent = load_agent(game, repo_id, bar_progress(progress))
     progress(0.9, f"Loaded {agent.repo_id}; starting the game…")
     return agent
 

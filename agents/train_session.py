@@ -17,6 +17,7 @@ from agents.access import (
     where,
 )
 from agents.errors import AgentError
+from agents.hub import ByteProgress
 from agents.hyperparams import EDITABLE, check_hyperparameters, memory_note, rl_zoo_atari_defaults
 from agents.jobs import JobManager, progress_line
 from agents.publish import hub_username
@@ -87,9 +88,11 @@ def start_training(
     username: str | None = None,
     secret: str | None = None,
     save_freq: float = DEFAULT_SAVE_FREQ,
+    progress: ByteProgress | None = None,
 ) -> dict[str, Any]:
     """Start the job if this machine trains and the caller may; returns the job's status. ``save_freq``:
-    steps between checkpoints, the points a restarted job resumes from."""
+    steps between checkpoints, the points a restarted job resumes from; ``progress`` hears the start
+    agent's download, if it is not cached."""
     available, reason = training_available()
     if not available:
         raise AgentError(reason)
@@ -97,7 +100,7 @@ def start_training(
         raise AgentError(control_refusal())
     start = (start or "pretrained").strip()
     settings = TrainingSettings(game=game, start=start, hyperparameters=hyperparameters, seed=seed, save_freq=save_freq)
-    return jobs.start(settings)
+    return jobs.start(settings, progress)
 
 
 def cancel_training(jobs: JobManager, username: str | None = None, secret: str | None = None) -> dict[str, Any]:
