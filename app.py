@@ -10,6 +10,8 @@ from gradio.data_classes import FileData
 from agents.access import on_a_space, push_note, training_available
 from agents.episode import MAX_STEPS_LIMIT
 from agents.errors import AgentError
+from agents.evaluate_session import evaluation_markdown, histogram_data, run_evaluation
+from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES
 from agents.hub import bar_progress
 from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
@@ -72,6 +74,11 @@ PROGRESS_BAR = gr.Progress(track_tqdm=True)
 INTRO = """# Atari DQN Arena
 Pick a game and press **Play**: a Deep Q-Network agent from the Hugging Face Hub plays a whole game,
 and beside the screen you see what it expects from each action (its Q-values), frame by frame."""
+
+
+EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
+parallel on this machine's cores and with no video, and its score is set beside the model card's and the
+RL Zoo's published benchmark. The game with seed *k* is the one **Play** shows for seed *k*."""
 
 
 def game_choices() -> tuple[list[tuple[str, str]], str]:
@@ -142,6 +149,39 @@ def play_api(
     return FileData(path=str(result.video)), FileData(path=str(result.csv)), result.summary()
 
 
+def evaluate_tab(game, repo_id, episodes, first_seed, epsilon, max_steps, progress=PROGRESS_BAR):
+    """Score the agent over seeded games; a failure is said where the summary goes."""
+    try:
+        report = run_evaluation(game, repo_id, episodes, first_seed, epsilon, max_steps, progress)
+    except Exception as error:
+        if not isinstance(error, AgentError):
+            traceback.print_exc()
+        return {eval_summary: failure_markdown("Could not evaluate", error)}
+    return {
+        eval_summary: evaluation_markdown(report),
+        eval_histogram: gr.BarPlot(histogram_data(report.evaluation), visible=True),
+        eval_table: gr.Dataframe(report.evaluation.table(), visible=True),
+        eval_results: gr.File(str(report.results_json), visible=True),
+        eval_csv: gr.File(str(report.games_csv), visible=True),
+    }
+
+
+@api_errors
+def evaluate_api(
+    game: str = "",
+    repo_id: str = "",
+    episodes: int = 10,
+    first_seed: int = 0,
+    epsilon: float = EVAL_EPSILON,
+    max_steps: int = EVAL_MAX_STEPS,
+) -> tuple[FileData, FileData, dict]:
+    """Score an agent over seeded games (game empty: the first whose agent can play here), in parallel with
+    no video. Returns the RL Zoo's results.json, a CSV with a row per game, and a summary (seeds, scores,
+    episode_steps, mean, std, median, min, max, mean_minus_std, verdicts beside the card and the benchmark)."""
+    report = run_evaluation(game, repo_id, episodes, first_seed, epsilon, max_steps)
+    return FileData(path=str(report.results_json)), FileData(path=str(report.games_csv)), report.summary()
+
+
 def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
     """The training job's state for the page: text, curve, replay video (sent only when it changes,
     so a playing replay is not reloaded every tick), raw status, and which buttons can act."""
@@ -168,7 +208,7 @@ def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | Non
     status = jobs.status()
     form = job_form_values(status)
     games = game_dropdown_update()
-    updates = {game: games, train_game: games, push_text: push_note(token.token if token else None)}
+    updates = {game: games, eval_game: games, train_game: games, push_text: push_note(token.token if token else None)}
     updates[plan] = plan_note(form["hyperparameters"] if form else DEFAULTS, wait=False)
     if form is not None:
         updates |= {train_game: gr.Dropdown(choices=games.choices, value=form["game"]), start: form["start"]}
@@ -338,6 +378,46 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
             q_plot,
             api_visibility="private",
         )
+    with gr.Tab("Evaluate"):
+        gr.Markdown(EVALUATE_INTRO)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                eval_game = gr.Dropdown(choices=GAME_CHOICES, value=FIRST_GAME, label="Game")
+                eval_repo = gr.Textbox(
+                    label="Or any Hub repo (RL Zoo layout, DQN or QR-DQN)",
+                    placeholder="e.g. your-name/dqn-SpaceInvadersNoFrameskip-v4 (empty: the game's sb3 agent)",
+                )
+                eval_episodes = gr.Number(value=10, precision=0, minimum=1, maximum=MAX_EPISODES, label="Games")
+                eval_seed = gr.Number(value=0, precision=0, minimum=0, label="First seed (then +1 a game)")
+                eval_epsilon = gr.Number(
+                    value=EVAL_EPSILON,
+                    minimum=0,
+                    maximum=1,
+                    step=0.01,
+                    label="Exploration ε",
+                    info="0.01 as the RL Zoo scores Atari agents; 0 = greedy",
+                )
+                eval_max_steps = gr.Number(
+                    value=EVAL_MAX_STEPS,
+                    precision=0,
+                    minimum=1,
+                    label="Step cap per game",
+                    info="27,000 agent steps = 108,000 frames, the usual Atari limit",
+                )
+                eval_button = gr.Button("Evaluate", variant="primary")
+            with gr.Column(scale=2, min_width=300):
+                eval_summary = gr.Markdown()
+                eval_histogram = gr.BarPlot(x="score", y="games", label="Scores", sort=None, visible=False)
+                eval_table = gr.Dataframe(label="Every game", visible=False)
+                with gr.Row():
+                    eval_results = gr.File(label="results.json (as the RL Zoo writes it)", visible=False)
+                    eval_csv = gr.File(label="Every game (CSV)", visible=False)
+        eval_button.click(
+            evaluate_tab,
+            [eval_game, eval_repo, eval_episodes, eval_seed, eval_epsilon, eval_max_steps],
+            [eval_summary, eval_histogram, eval_table, eval_results, eval_csv],
+            api_visibility="private",
+        )
     with gr.Tab("Train"):
         gr.Markdown(TRAINING_NOTE)
         if on_a_space():  # a Space's visitors log in, or duplicate it; on this machine whoever runs it trains
@@ -418,10 +498,12 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     demo.load(
         load_page,
         None,
-        [game, train_game, push_text, plan, start, start_repo, train_seed, save_every, *field_list, *job_outputs],
+        [game, eval_game, train_game, push_text, plan, start, start_repo, train_seed, save_every]
+        + [*field_list, *job_outputs],
         api_visibility="private",
     ).then(plan_of_form, field_list, plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")
+    gr.api(evaluate_api, api_name="evaluate")
     gr.api(train_api, api_name="train")
     gr.api(train_status_api, api_name="train_status", concurrency_limit=None)
     gr.api(train_cancel_api, api_name="train_cancel")

@@ -23,6 +23,7 @@ class Agent:
     settings: EnvSettings
     action_names: tuple[str, ...]
     published_result: dict | None
+    files: AgentFiles  # where it was loaded from: evaluation workers load it again from there
     offline: bool = False
 
 
@@ -46,6 +47,7 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
         settings=settings,
         action_names=action_names,
         published_result=files.published_result(),
+        files=files,
         offline=files.offline,
     )
 

@@ -13,7 +13,6 @@ import pandas as pd
 import torch
 
 from agents.agent import Agent
-from agents.environment import make_env
 from agents.errors import AgentError
 from agents.numbers import user_number
 from agents.overlay import OverlayRenderer
@@ -137,7 +136,6 @@ def stream_episode(
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    env = make_env(agent.settings, seed)
     encoder: StreamingEncoder | None = None
     render_thread: _RenderThread | None = None
     rows: list[tuple] = []
@@ -147,7 +145,7 @@ def stream_episode(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for step in play_episode(agent.q_function, env, seed, epsilon, max_steps):
+        for step in play_episode(agent.q_function, agent.settings, seed, epsilon, max_steps):
             if encoder is None:
                 renderer = OverlayRenderer(agent.action_names, step.screen.shape, agent_view, stacked)
                 fps = ATARI_FPS / agent.settings.frame_skip
@@ -171,7 +169,6 @@ def stream_episode(
             render_thread.abandon()
         raise
     finally:
-        env.close()
         torch.set_num_threads(threads)
 
     table = pd.DataFrame(rows, columns=["step", "action", "action_name", "exploratory", "reward", "score", "lives"])

@@ -1,28 +1,57 @@
-"""Score an agent over several seeded games with the Play pipeline's rollout."""
+"""Score an agent over seeded games with the Play pipeline's rollout, in parallel over the machine's cores.
+
+The games are shared out among worker processes (``python -m agents.eval_worker``, one per core),
+each loading the agent from its files with the same safe loader and playing its games with
+:func:`agents.rollout.play_games`, a few at a time with one forward pass for all of them, no screens
+and no video. The game with seed ``k`` is the one Play shows for seed ``k``, whatever the number of
+games or workers. Progress (games finished, steps/s) is read from the workers as they play.
+"""
 
 import datetime
-from dataclasses import dataclass
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from agents.agent import Agent, agent_from_files
 from agents.catalog import get_game
-from agents.environment import make_env
-from agents.episode import EpisodeResult, play_to_folder
-from agents.rollout import play_episode
+from agents.episode import MAX_SEED, EpisodeResult, play_to_folder
+from agents.errors import AgentError
+from agents.hub import AgentFiles
+from agents.numbers import user_number
 from agents.run_folder import RunFolder
 
 EVAL_EPSILON = 0.01  # as the RL Zoo evaluates Atari agents: stochastically, with the final ε
+EVAL_MAX_STEPS = 27_000  # agent steps = 108,000 frames, the usual Atari limit
+MAX_EPISODES = 100
+SLOTS = 4  # games each worker keeps in play at once, their observations in one batch
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+EvaluationProgress = Callable[[int, int, float], None]  # games finished, games in all, steps/s
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Scores of whole games, one per seed."""
+    """Whole games, one per seed, in seed order."""
 
     scores: list[float]
     seeds: list[int]
     epsilon: float
+    episode_steps: list[int] = field(default_factory=list)
+    terminated: list[bool] = field(default_factory=list)  # game over, rather than stopped at the step cap
+    max_steps: int = EVAL_MAX_STEPS
+    seconds: float = 0.0
 
     @property
     def mean(self) -> float:
@@ -31,6 +60,22 @@ class Evaluation:
     @property
     def std(self) -> float:
         return float(np.std(self.scores))
+
+    @property
+    def standard_error(self) -> float:
+        """Of the mean: how far it could be from the agent's true mean score, by chance of the seeds."""
+        return float(np.std(self.scores, ddof=1) / np.sqrt(len(self.scores))) if len(self.scores) > 1 else 0.0
+
+    def statistics(self) -> dict[str, float]:
+        """Mean ± std, median, min, max, and mean − std, the number the Deep RL course grades on."""
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "median": float(statistics.median(self.scores)),
+            "min": float(min(self.scores)),
+            "max": float(max(self.scores)),
+            "mean_minus_std": self.mean - self.std,
+        }
 
     def results_json(self) -> dict:
         """The ``results.json`` the RL Zoo writes beside a Hub model."""
@@ -42,22 +87,118 @@ class Evaluation:
             "eval_datetime": datetime.datetime.now().isoformat(),
         }
 
+    def table(self) -> pd.DataFrame:
+        """One row per game: seed, score, length in agent steps, and whether it ended in game over."""
+        return pd.DataFrame(
+            {"seed": self.seeds, "score": self.scores, "steps": self.episode_steps, "game_over": self.terminated}
+        )
+
+
+def write_evaluation(evaluation: Evaluation, folder: Path) -> tuple[Path, Path]:
+    """Write what the RL Zoo writes (``results.json``) and a CSV with a row per game; returns their paths."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        results = folder / "results.json"
+        results.write_text(json.dumps(evaluation.results_json()))
+        games = folder / "games.csv"
+        evaluation.table().to_csv(games, index=False)
+    except OSError as error:
+        raise AgentError(f"The evaluation's files could not be written in {folder} ({error.strerror}).") from None
+    return results, games
+
+
+def check_evaluation_inputs(
+    n_episodes: float, first_seed: float, epsilon: float, max_steps: float
+) -> tuple[int, int, float, int]:
+    """The numbers a user typed for an evaluation, checked once, as the rollout takes them."""
+    return (
+        user_number("number of games", n_episodes, 1, MAX_EPISODES, whole=True),
+        user_number("first seed", first_seed, 0, MAX_SEED - MAX_EPISODES, whole=True),
+        user_number("epsilon", epsilon, 0.0, 1.0, whole=False, hint="It is a probability: 0 is greedy, e.g. 0.01."),
+        user_number("step cap", max_steps, 1, 100_000, whole=True),
+    )
+
+
+def _run_worker(
+    files: AgentFiles, game: str, seeds: list[int], epsilon: float, max_steps: int, messages: queue.Queue
+) -> subprocess.Popen:
+    """Start a worker on its share of the seeds; a thread hands its reports (JSON lines on its stdout) to
+    ``messages``, then says it has ended, with its last words if it failed."""
+    spec = {"files": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(files).items()}, "game": game}
+    spec |= {"seeds": seeds, "epsilon": epsilon, "max_steps": max_steps, "slots": SLOTS}
+    errors = tempfile.TemporaryFile(mode="w+")  # a pipe left unread could fill and block the worker
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agents.eval_worker", json.dumps(spec)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+    )
+
+    def forward() -> None:
+        for line in worker.stdout:
+            if line.startswith("{"):
+                messages.put(json.loads(line))
+        worker.wait()
+        errors.seek(0)
+        messages.put({"ended": worker.pid, "code": worker.returncode, "stderr": errors.read()[-2000:]})
+        errors.close()
+
+    threading.Thread(target=forward, daemon=True).start()
+    return worker
+
 
 def evaluate(
-    agent: Agent, n_episodes: int = 10, epsilon: float = EVAL_EPSILON, max_steps: int = 27_000, first_seed: int = 0
+    agent: Agent,
+    n_episodes: int = 10,
+    epsilon: float = EVAL_EPSILON,
+    max_steps: int = EVAL_MAX_STEPS,
+    first_seed: int = 0,
+    progress: EvaluationProgress | None = None,
+    workers: int | None = None,
 ) -> Evaluation:
-    """Play ``n_episodes`` whole games (seeds ``first_seed``, ``first_seed + 1``, ...) and keep their scores."""
-    scores, seeds = [], list(range(first_seed, first_seed + n_episodes))
-    for seed in seeds:
-        env = make_env(agent.settings, seed)
-        try:
-            score = 0.0
-            for step in play_episode(agent.q_function, env, seed, epsilon, max_steps):
-                score = step.score
-        finally:
-            env.close()
-        scores.append(score)
-    return Evaluation(scores, seeds, epsilon)
+    """Play ``n_episodes`` whole games (seeds ``first_seed``, ``first_seed + 1``, ...) over the machine's
+    cores and keep their scores and lengths."""
+    n_episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(n_episodes, first_seed, epsilon, max_steps)
+    started = time.perf_counter()
+    seeds = list(range(first_seed, first_seed + n_episodes))
+    n_workers = max(1, min(len(seeds), workers or os.cpu_count() or 1))
+    messages: queue.Queue = queue.Queue()
+    processes = [
+        _run_worker(agent.files, agent.game.key, seeds[i::n_workers], epsilon, max_steps, messages)
+        for i in range(n_workers)
+    ]
+    games: dict[int, dict] = {}
+    steps, ended = 0, 0
+    try:
+        while ended < n_workers:
+            message = messages.get()
+            if "ended" in message:
+                ended += 1
+                if message["code"] != 0:
+                    raise AgentError(f"An evaluation worker stopped (status {message['code']}): {message['stderr']}")
+            elif "error" in message:
+                raise AgentError(message["error"])
+            else:
+                steps += message["steps"]
+                if "seed" in message:
+                    games[message["seed"]] = message
+                if progress is not None:
+                    progress(len(games), len(seeds), steps / (time.perf_counter() - started))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    return Evaluation(
+        scores=[games[seed]["score"] for seed in seeds],
+        seeds=seeds,
+        epsilon=epsilon,
+        episode_steps=[games[seed]["length"] for seed in seeds],
+        terminated=[games[seed]["game_over"] for seed in seeds],
+        max_steps=max_steps,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def run_agent(run: RunFolder, model_zip: Path | None = None) -> Agent:

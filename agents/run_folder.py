@@ -70,8 +70,14 @@ class RunFolder:
         return self.path / "evaluations.npz"
 
     def monitor_logs(self) -> list[Path]:
-        """The training episodes' logs (``0.monitor.csv``, and those kept from before a restart)."""
-        return sorted(self.path.glob("*.monitor.csv"))
+        """The training episodes' logs in the order they were written: those kept from before each restart
+        (``0.before-<steps>.monitor.csv``, by their step count), then ``0.monitor.csv``."""
+
+        def written(path: Path) -> float:
+            before = path.name.removeprefix("0.before-").removesuffix(".monitor.csv")
+            return int(before) if before.isdigit() else float("inf")
+
+        return sorted(self.path.glob("*.monitor.csv"), key=written)
 
     def checkpoints(self) -> list[tuple[int, Path]]:
         """The periodic checkpoints with their step counts, oldest first."""

@@ -26,14 +26,14 @@ STOP_TIMEOUT_S = 10
 Progress = Callable[[float, str], None]
 
 
-def _new_output_folder() -> Path:
-    """A fresh folder for one episode's files; folders older than an hour are removed."""
+def new_output_folder(prefix: str = "episode-") -> Path:
+    """A fresh folder for one game's (or evaluation's) files; folders older than ``KEEP_OUTPUTS_S`` go."""
     try:
         OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
         for old in OUTPUT_ROOT.iterdir():
             if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_S:
                 shutil.rmtree(old, ignore_errors=True)
-        return Path(tempfile.mkdtemp(prefix="episode-", dir=OUTPUT_ROOT))
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=OUTPUT_ROOT))
     except OSError as error:
         raise AgentError(f"No folder for the game's video could be made in {OUTPUT_ROOT} ({error.strerror}).") from None
 
@@ -176,7 +176,7 @@ def play_stream(
     """Yields ``(segment, None)`` for each video segment as it is encoded, then ``(None, result)``."""
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
     agent = load_with_progress(game, repo_id, progress)
-    folder = _new_output_folder()
+    folder = new_output_folder()
     try:
         for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view, stacked)):
             yield (None, item) if isinstance(item, EpisodeResult) else (item, None)

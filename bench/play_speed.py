@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from agents.agent import load_agent  # noqa: E402
-from agents.environment import make_env  # noqa: E402
 from agents.episode import EpisodeResult, stream_episode  # noqa: E402
 from agents.offline import OFFLINE_AGENTS  # noqa: E402
 from agents.rollout import play_episode  # noqa: E402
@@ -83,9 +82,7 @@ def time_rollout_alone(steps: int) -> float:
     played, seed = 0, 0
     started = time.perf_counter()
     while played < steps:
-        env = make_env(agent.settings, seed)
-        played += sum(1 for _ in play_episode(agent.q_function, env, seed, 0.01, steps - played))
-        env.close()
+        played += sum(1 for _ in play_episode(agent.q_function, agent.settings, seed, 0.01, steps - played))
         seed += 1
     return played / (time.perf_counter() - started)
 

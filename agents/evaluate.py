@@ -1,0 +1,71 @@
+"""Command line: score an agent over seeded games, with its protocol, beside its card and the RL Zoo's benchmark.
+
+python -m agents.evaluate --game Breakout --episodes 10 --first-seed 0 --epsilon 0.01 --out out/eval
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from agents.agent import GAME_OPTION_HELP, load_agent
+from agents.errors import AgentError
+from agents.evaluate_session import evaluation_summary
+from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES, evaluate, write_evaluation
+from agents.hub import printed_progress
+
+CLI_DESCRIPTION = """Play N seeded games with an agent (over this machine's cores, no video) and report
+its scores: mean ± std, median, min, max and mean − std, beside the model card's
+results.json and the RL Zoo's published benchmark. Progress goes to stderr; the
+last line printed is a JSON summary; with --out, results.json (as the RL Zoo
+writes it) and games.csv (a row per game) are written there."""
+CLI_EXAMPLES = """examples:
+  python -m agents.evaluate --game Breakout --episodes 10 --out out/eval
+  python -m agents.evaluate --game SpaceInvaders --episodes 20 --epsilon 0  # needs the Hub (or its cache)"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.evaluate",
+        description=CLI_DESCRIPTION,
+        epilog=CLI_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)
+    parser.add_argument("--repo-id", default=None, help="a Hub repo in the RL Zoo layout (default: the game's sb3 one)")
+    parser.add_argument("--episodes", type=int, default=10, help=f"games to play, 1 to {MAX_EPISODES} (default: 10)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first game; then +1 (default: 0)")
+    parser.add_argument(
+        "--epsilon", type=float, default=EVAL_EPSILON, help="exploration rate, 0 = greedy (default: 0.01, the RL Zoo's)"
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=EVAL_MAX_STEPS,
+        help=f"step cap per game in agent steps (default: {EVAL_MAX_STEPS} = 108,000 frames)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.json and games.csv")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def show(finished: int, total: int, rate: float) -> None:
+        print(f"{finished}/{total} games finished, {rate:.0f} steps/s", file=sys.stderr, flush=True)
+
+    try:
+        agent = load_agent(args.game, args.repo_id, printed_progress())
+        print(f"Evaluating {agent.repo_id} on {agent.game.env_id}", file=sys.stderr)
+        evaluation = evaluate(agent, args.episodes, args.epsilon, args.max_steps, args.first_seed, progress=show)
+        files = write_evaluation(evaluation, args.out) if args.out else None
+    except AgentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = evaluation_summary(agent, evaluation) | {"files": [str(path) for path in files] if files else []}
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
