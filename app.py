@@ -8,6 +8,7 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from agents.access import on_a_space, push_note, training_available
+from agents.compare_session import compare_once, compare_stream, last_job_run
 from agents.episode import MAX_STEPS_LIMIT
 from agents.errors import AgentError
 from agents.evaluate_session import evaluation_markdown, histogram_data, run_evaluation
@@ -79,6 +80,11 @@ and beside the screen you see what it expects from each action (its Q-values), f
 EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
 parallel on this machine's cores and with no video, and its score is set beside the model card's and the
 RL Zoo's published benchmark. The game with seed *k* is the one **Play** shows for seed *k*."""
+
+
+COMPARE_INTRO = """Two agents, the same game, the same seeds: both play the first seed side by side, then every
+seed, and the difference is taken seed by seed, with a 95% paired bootstrap interval. An agent is any Hub
+repo in the RL Zoo's layout (e.g. `sb3/dqn-…` against `sb3/qrdqn-…`), or the one your last training job made."""
 
 
 def game_choices() -> tuple[list[tuple[str, str]], str]:
@@ -182,6 +188,46 @@ def evaluate_api(
     return FileData(path=str(report.results_json)), FileData(path=str(report.games_csv)), report.summary()
 
 
+def compare_tab(game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps, progress=PROGRESS_BAR):
+    """Stream the side-by-side video of the first seed, then the paired evaluation; a failure is said
+    where the verdict goes."""
+    try:
+        b_spec = last_job_run(jobs.status()) if b_is_job else b_repo
+        for segment, comparison in compare_stream(
+            game, a_repo, b_spec, episodes, first_seed, epsilon, max_steps, progress, b_is_run_folder=b_is_job
+        ):
+            if comparison is None:
+                yield {compare_video: segment}
+            else:
+                yield {
+                    compare_summary: comparison.markdown(),
+                    compare_plot: gr.BarPlot(comparison.plot_data(), visible=True),
+                    compare_table: gr.Dataframe(comparison.table(), visible=True),
+                    compare_file: gr.File(str(comparison.video), visible=True),
+                }
+    except Exception as error:
+        if not isinstance(error, AgentError):
+            traceback.print_exc()
+        yield {compare_summary: failure_markdown("Could not compare", error)}
+
+
+@api_errors
+def compare_api(
+    game: str = "",
+    a: str = "",
+    b: str = "",
+    episodes: int = 10,
+    first_seed: int = 0,
+    epsilon: float = EVAL_EPSILON,
+    max_steps: int = EVAL_MAX_STEPS,
+) -> tuple[FileData, dict]:
+    """Two agents (Hub repo ids; empty: the game's own) on the same game and seeds. Returns the side-by-side
+    video of the first seed and a summary: each agent's repo, scores, mean and std, and the difference B − A
+    with its 95% paired bootstrap interval, in numbers and in words."""
+    comparison = compare_once(game, a, b, episodes, first_seed, epsilon, max_steps)
+    return FileData(path=str(comparison.video)), {"game": comparison.a.game.key, **comparison.paired.summary()}
+
+
 def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
     """The training job's state for the page: text, curve, replay video (sent only when it changes,
     so a playing replay is not reloaded every tick), raw status, and which buttons can act."""
@@ -208,7 +254,8 @@ def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | Non
     status = jobs.status()
     form = job_form_values(status)
     games = game_dropdown_update()
-    updates = {game: games, eval_game: games, train_game: games, push_text: push_note(token.token if token else None)}
+    updates = {game: games, eval_game: games, compare_game: games, train_game: games}
+    updates[push_text] = push_note(token.token if token else None)
     updates[plan] = plan_note(form["hyperparameters"] if form else DEFAULTS, wait=False)
     if form is not None:
         updates |= {train_game: gr.Dropdown(choices=games.choices, value=form["game"]), start: form["start"]}
@@ -418,6 +465,43 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
             [eval_summary, eval_histogram, eval_table, eval_results, eval_csv],
             api_visibility="private",
         )
+    with gr.Tab("Compare"):
+        gr.Markdown(COMPARE_INTRO)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                compare_game = gr.Dropdown(choices=GAME_CHOICES, value=FIRST_GAME, label="Game")
+                a_repo = gr.Textbox(label="Agent A: a Hub repo", placeholder="empty: the game's sb3 agent")
+                b_repo = gr.Textbox(label="Agent B: a Hub repo", placeholder="e.g. sb3/qrdqn-BreakoutNoFrameskip-v4")
+                b_is_job = gr.Checkbox(label="Agent B: the agent of your last training job (Train tab)")
+                compare_episodes = gr.Number(value=10, precision=0, minimum=1, maximum=MAX_EPISODES, label="Seeds")
+                compare_seed = gr.Number(value=0, precision=0, minimum=0, label="First seed (the one in the video)")
+                compare_epsilon = gr.Number(value=EVAL_EPSILON, minimum=0, maximum=1, step=0.01, label="Exploration ε")
+                compare_max_steps = gr.Number(
+                    value=EVAL_MAX_STEPS, precision=0, minimum=1, label="Step cap per game (the video: 10,000)"
+                )
+                compare_button = gr.Button("Compare", variant="primary")
+            with gr.Column(scale=2, min_width=300):
+                compare_video = gr.Video(
+                    label="A and B on the first seed",
+                    show_label=False,
+                    buttons=[],
+                    streaming=True,
+                    autoplay=True,
+                    elem_id="duel",
+                )
+                compare_summary = gr.Markdown()
+                compare_plot = gr.BarPlot(
+                    x="seed", y="score", color="agent", label="Scores, seed by seed", sort=None, visible=False
+                )
+                compare_table = gr.Dataframe(label="Seed by seed", visible=False)
+                compare_file = gr.File(label="Side-by-side video (MP4)", visible=False)
+        compare_button.click(
+            compare_tab,
+            [compare_game, a_repo, b_repo, b_is_job, compare_episodes, compare_seed, compare_epsilon]
+            + [compare_max_steps],
+            [compare_video, compare_summary, compare_plot, compare_table, compare_file],
+            api_visibility="private",
+        )
     with gr.Tab("Train"):
         gr.Markdown(TRAINING_NOTE)
         if on_a_space():  # a Space's visitors log in, or duplicate it; on this machine whoever runs it trains
@@ -498,12 +582,13 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     demo.load(
         load_page,
         None,
-        [game, eval_game, train_game, push_text, plan, start, start_repo, train_seed, save_every]
+        [game, eval_game, compare_game, train_game, push_text, plan, start, start_repo, train_seed, save_every]
         + [*field_list, *job_outputs],
         api_visibility="private",
     ).then(plan_of_form, field_list, plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")
     gr.api(evaluate_api, api_name="evaluate")
+    gr.api(compare_api, api_name="compare")
     gr.api(train_api, api_name="train")
     gr.api(train_status_api, api_name="train_status", concurrency_limit=None)
     gr.api(train_cancel_api, api_name="train_cancel")

@@ -1,0 +1,100 @@
+"""Compare: a paired evaluation whose scores are each agent's own Evaluate scores, a bootstrap interval and a
+verdict that say the right thing, and a side-by-side video where a finished game holds its last frame."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.agent import agent_from_files
+from agents.arena import PairedEvaluation, contender
+from agents.catalog import get_game
+from agents.errors import AgentError
+from agents.evaluation import Evaluation, evaluate
+from agents.offline import offline_agent_files
+from tests import hub_cache
+from tests.media import decode_frame, probe
+
+ROOT = Path(__file__).resolve().parents[1]
+BREAKOUT = "BreakoutNoFrameskip-v4"
+
+
+def paired(a_scores: list[float], b_scores: list[float]) -> PairedEvaluation:
+    seeds = list(range(len(a_scores)))
+    return PairedEvaluation(Evaluation(a_scores, seeds, 0.01), Evaluation(b_scores, seeds, 0.01), "a/x", "b/y")
+
+
+def test_the_verdict_and_its_paired_bootstrap_interval():
+    clear = paired([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], [30, 45, 50, 70, 60, 95, 80, 120, 95, 140])
+    low, high = clear.interval()
+    assert low < clear.differences.mean() < high and low > 0
+    assert clear.verdict() == (
+        f"B scores higher on 10 of 10 seeds; mean difference B − A +23.5, 95% interval [{low:.1f}, {high:.1f}]: "
+        "B is better."
+    )
+    assert clear.interval() == (low, high)  # the same games give the same interval
+    mixed = paired([10, 20, 30, 40], [12, 18, 31, 39])
+    assert mixed.verdict().endswith("no clear difference.")
+    assert mixed.verdict().startswith("B scores higher on 2 of 4 seeds, A on 2;")
+    worse = paired([10, 20, 30, 40], [0, 5, 10, 20])
+    assert worse.verdict().startswith("A scores higher on 4 of 4 seeds") and worse.verdict().endswith("A is better.")
+    summary = clear.summary()
+    assert summary["a"]["repo"] == "a/x" and summary["difference"]["ci95"] == [low, high]
+
+
+def test_a_visitors_text_is_never_read_as_a_folder_on_the_server(tmp_path):
+    (tmp_path / "dqn" / f"{BREAKOUT}_1").mkdir(parents=True)
+    with pytest.raises(AgentError, match="is not a Hub repo id"):
+        contender(get_game("Breakout"), str(tmp_path / "dqn" / f"{BREAKOUT}_1"))
+    with pytest.raises(AgentError, match="holds no BreakoutNoFrameskip-v4.zip: the run has not finished"):
+        contender(get_game("Breakout"), str(tmp_path / "dqn" / f"{BREAKOUT}_1"), folders=True)
+    (tmp_path / "dqn" / "PongNoFrameskip-v4_1").mkdir()
+    with pytest.raises(AgentError, match="both agents must play one game"):
+        contender(get_game("Breakout"), str(tmp_path / "dqn" / "PongNoFrameskip-v4_1"), folders=True)
+
+
+@pytest.fixture(scope="module")
+def untrained_run(tmp_path_factory) -> Path:
+    """An RL Zoo run folder holding a freshly initialised SB3 DQN: a contender that plays badly."""
+    run = tmp_path_factory.mktemp("runs") / "dqn" / f"{BREAKOUT}_1"
+    (run / BREAKOUT).mkdir(parents=True)
+    hub_cache.atari_checkpoint(BREAKOUT, run / f"{BREAKOUT}.zip", seed=3)
+    (run / BREAKOUT / "config.yml").write_text(hub_cache.RL_ZOO_ATARI_CONFIG)
+    (run / BREAKOUT / "env_kwargs.yml").write_text(hub_cache.RL_ZOO_ENV_KWARGS)
+    return run
+
+
+@pytest.mark.slow
+def test_the_command_line_compares_a_run_with_the_shipped_agent(untrained_run, tmp_path):
+    """Offline with an empty cache: A is an untrained run, B the game's agent (the shipped one)."""
+    command = [sys.executable, "-m", "agents.compare", "--game", "Breakout", "--a", str(untrained_run)]
+    command += ["--episodes", "3", "--first-seed", "5", "--max-steps", "3000", "--out", str(tmp_path / "out")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache")}
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["seeds"] == [5, 6, 7] and summary["b"]["repo"] == f"offline agent dqn-{BREAKOUT}"
+    shipped = agent_from_files(offline_agent_files(BREAKOUT), get_game("Breakout"))
+    alone = evaluate(shipped, n_episodes=3, first_seed=5, max_steps=3000)
+    assert summary["b"]["scores"] == alone.scores  # what Evaluate gives it alone on those seeds
+    differences = np.array(summary["b"]["scores"]) - np.array(summary["a"]["scores"])
+    assert summary["difference"]["mean"] == pytest.approx(differences.mean())
+    low, high = summary["difference"]["ci95"]
+    assert low <= differences.mean() <= high and summary["verdict"].startswith("B scores higher")
+
+    video = Path(summary["video"])
+    assert video == tmp_path / "out" / "compare.mp4" and not (tmp_path / "out" / "segments").exists()
+    stream = probe(video)
+    assert stream["codec_name"] == "h264" and int(stream["width"]) >= 640
+    a_steps, b_steps = summary["a"]["episode_steps"][0], summary["b"]["episode_steps"][0]
+    assert int(stream["nb_read_frames"]) == max(a_steps, b_steps) + 1  # the longer game, and its "over" frame
+    width, height = int(stream["width"]), int(stream["height"])
+    first_done = min(a_steps, b_steps)
+    before = decode_frame(video, first_done - 1, width, height)
+    after = decode_frame(video, first_done + 1, width, height)
+    side = slice(0, width // 2) if a_steps < b_steps else slice(width // 2, width)
+    assert after[:, side].mean() < 0.8 * before[:, side].mean()  # the game that ended is held, shaded as over
