@@ -1,6 +1,7 @@
 """Atari DQN Arena: the Gradio UI. It only wires components to the ``agents`` package."""
 
 import functools
+import json
 import os
 import traceback
 
@@ -8,11 +9,19 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from agents.access import on_a_space, push_note, training_available
+from agents.agent import game_or_default
 from agents.compare_session import compare_once, compare_stream, last_job_run
+from agents.curves_session import (
+    curves_for,
+    episode_plot_data,
+    evaluation_plot_data,
+    repo_curves,
+    run_evaluation_curve,
+)
 from agents.episode import MAX_STEPS_LIMIT
 from agents.errors import AgentError
 from agents.evaluate_session import evaluation_markdown, histogram_data, run_evaluation
-from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES
+from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.hub import bar_progress
 from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
@@ -114,13 +123,25 @@ def play(game, repo_id, seed, epsilon, max_steps, agent_view, plot_view, stacked
                     full_video: gr.File(str(result.video), visible=True),
                     steps_csv: gr.File(str(result.csv), visible=True),
                     summary_json: result.summary(),
-                }
+                } | learned_updates(result.agent)
     except Exception as error:
         if not isinstance(error, AgentError):
             traceback.print_exc()
         kept = "  \nThe video, plot and files on this page, if any, are from the previous game."
         gr.Warning("Could not play: the reason is under the video.", duration=5)
         yield {summary: failure_markdown("Could not play", error) + kept}
+
+
+def learned_updates(agent) -> dict:
+    """ "How this agent learned", for the agent on screen: its curves where they can be found, else why not."""
+    curves, note = curves_for(agent)
+    episodes = episode_plot_data(curves) if curves else None
+    evaluations = evaluation_plot_data(curves) if curves else None
+    return {
+        learned_note: note,
+        learned_episodes: gr.LinePlot(episodes, visible=episodes is not None),
+        learned_evaluations: gr.LinePlot(evaluations, visible=evaluations is not None),
+    }
 
 
 def q_value_plot(table, view: str) -> gr.LinePlot:
@@ -163,12 +184,28 @@ def evaluate_tab(game, repo_id, episodes, first_seed, epsilon, max_steps, progre
         if not isinstance(error, AgentError):
             traceback.print_exc()
         return {eval_summary: failure_markdown("Could not evaluate", error)}
+    histogram = histogram_data(report.evaluation)
     return {
         eval_summary: evaluation_markdown(report),
-        eval_histogram: gr.BarPlot(histogram_data(report.evaluation), visible=True),
+        eval_histogram: gr.BarPlot(histogram, y_lim=[0, int(histogram["games"].max())], visible=True),
         eval_table: gr.Dataframe(report.evaluation.table(), visible=True),
         eval_results: gr.File(str(report.results_json), visible=True),
         eval_csv: gr.File(str(report.games_csv), visible=True),
+    }
+
+
+@api_errors
+def curves_api(game: str = "", repo_id: str = "") -> dict:
+    """How an agent learned (game empty: the first whose agent can play here): its training episodes
+    (timesteps, score, moving average of 100) and evaluations (timesteps, mean, std), as the RL Zoo logged
+    them, with where they come from; empty lists, and the reason, when there is no training log."""
+    curves, note = repo_curves(game_or_default(game), repo_id)
+    episodes = curves.episodes[["timesteps", "score", "moving_average"]] if curves else None
+    evaluations = curves.evaluations if curves is not None and curves.evaluations is not None else None
+    return {
+        "source": note,
+        "episodes": [] if episodes is None else json.loads(episodes.to_json(orient="records")),
+        "evaluations": [] if evaluations is None else json.loads(evaluations.to_json(orient="records")),
     }
 
 
@@ -201,7 +238,7 @@ def compare_tab(game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, m
             else:
                 yield {
                     compare_summary: comparison.markdown(),
-                    compare_plot: gr.BarPlot(comparison.plot_data(), visible=True),
+                    compare_plot: gr.BarPlot(comparison.plot_data(), y_lim=comparison.score_range(), visible=True),
                     compare_table: gr.Dataframe(comparison.table(), visible=True),
                     compare_file: gr.File(str(comparison.video), visible=True),
                 }
@@ -235,9 +272,11 @@ def show_job(replay_on_screen=None, token: gr.OAuthToken | None = None, profile:
     replay_path = status.get("replay")
     can = controls(status, token.token if token else None, profile.username if profile else None)
     scores = training_curve(status)
+    evaluations = run_evaluation_curve(status)
     return {
         job_text: status_markdown(status),
         curve: gr.LinePlot(scores, visible=scores is not None),
+        run_evaluations: gr.LinePlot(evaluations, visible=evaluations is not None),
         replay: gr.Video(visible=replay_path is not None)
         if replay_path == replay_on_screen
         else gr.Video(replay_path, visible=replay_path is not None),
@@ -411,12 +450,21 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
             steps_csv = gr.File(label="Every step (CSV)", visible=False)
         with gr.Accordion("Summary (JSON)", open=False):
             summary_json = gr.JSON()
+        with gr.Accordion("How this agent learned", open=False):
+            learned_note = gr.Markdown("Play a game to see how its agent learned.")
+            learned_episodes = gr.LinePlot(
+                x="timesteps", y="score", color="series", label="Training episodes' scores", visible=False
+            )
+            learned_evaluations = gr.LinePlot(
+                x="timesteps", y="score", color="series", label="Evaluations during training", visible=False
+            )
         play_button.click(
             play,
             api_name="play_stream",
             js=BEFORE_PLAY,
             inputs=[game, repo_id, seed, epsilon, max_steps, agent_view, plot_view_choice, stacked],
-            outputs=[video, summary, q_plot, plot_view_choice, played_table, full_video, steps_csv, summary_json],
+            outputs=[video, summary, q_plot, plot_view_choice, played_table, full_video, steps_csv, summary_json]
+            + [learned_note, learned_episodes, learned_evaluations],
             api_visibility="private",
         )
         plot_view_choice.change(
@@ -434,12 +482,10 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                     label="Or any Hub repo (RL Zoo layout, DQN or QR-DQN)",
                     placeholder="e.g. your-name/dqn-SpaceInvadersNoFrameskip-v4 (empty: the game's sb3 agent)",
                 )
-                eval_episodes = gr.Number(value=10, precision=0, minimum=1, maximum=MAX_EPISODES, label="Games")
-                eval_seed = gr.Number(value=0, precision=0, minimum=0, label="First seed (then +1 a game)")
+                eval_episodes = gr.Number(value=10, precision=0, label="Games")
+                eval_seed = gr.Number(value=0, precision=0, label="First seed (then +1 a game)")
                 eval_epsilon = gr.Number(
                     value=EVAL_EPSILON,
-                    minimum=0,
-                    maximum=1,
                     step=0.01,
                     label="Exploration ε",
                     info="0.01 as the RL Zoo scores Atari agents; 0 = greedy",
@@ -447,14 +493,15 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                 eval_max_steps = gr.Number(
                     value=EVAL_MAX_STEPS,
                     precision=0,
-                    minimum=1,
                     label="Step cap per game",
                     info="27,000 agent steps = 108,000 frames, the usual Atari limit",
                 )
                 eval_button = gr.Button("Evaluate", variant="primary")
             with gr.Column(scale=2, min_width=300):
                 eval_summary = gr.Markdown()
-                eval_histogram = gr.BarPlot(x="score", y="games", label="Scores", sort=None, visible=False)
+                eval_histogram = gr.BarPlot(
+                    x="score", y="games", label="Scores", sort=None, visible=False, elem_id="evaluate-plot"
+                )
                 eval_table = gr.Dataframe(label="Every game", visible=False)
                 with gr.Row():
                     eval_results = gr.File(label="results.json (as the RL Zoo writes it)", visible=False)
@@ -473,11 +520,11 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                 a_repo = gr.Textbox(label="Agent A: a Hub repo", placeholder="empty: the game's sb3 agent")
                 b_repo = gr.Textbox(label="Agent B: a Hub repo", placeholder="e.g. sb3/qrdqn-BreakoutNoFrameskip-v4")
                 b_is_job = gr.Checkbox(label="Agent B: the agent of your last training job (Train tab)")
-                compare_episodes = gr.Number(value=10, precision=0, minimum=1, maximum=MAX_EPISODES, label="Seeds")
-                compare_seed = gr.Number(value=0, precision=0, minimum=0, label="First seed (the one in the video)")
-                compare_epsilon = gr.Number(value=EVAL_EPSILON, minimum=0, maximum=1, step=0.01, label="Exploration ε")
+                compare_episodes = gr.Number(value=10, precision=0, label="Seeds")
+                compare_seed = gr.Number(value=0, precision=0, label="First seed (the one in the video)")
+                compare_epsilon = gr.Number(value=EVAL_EPSILON, step=0.01, label="Exploration ε")
                 compare_max_steps = gr.Number(
-                    value=EVAL_MAX_STEPS, precision=0, minimum=1, label="Step cap per game (the video: 10,000)"
+                    value=EVAL_MAX_STEPS, precision=0, label="Step cap per game (the video: 10,000)"
                 )
                 compare_button = gr.Button("Compare", variant="primary")
             with gr.Column(scale=2, min_width=300):
@@ -491,7 +538,13 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                 )
                 compare_summary = gr.Markdown()
                 compare_plot = gr.BarPlot(
-                    x="seed", y="score", color="agent", label="Scores, seed by seed", sort=None, visible=False
+                    x="game",
+                    y="score",
+                    color="agent",
+                    label="Scores, seed by seed",
+                    sort=None,
+                    visible=False,
+                    elem_id="compare-plot",
                 )
                 compare_table = gr.Dataframe(label="Seed by seed", visible=False)
                 compare_file = gr.File(label="Side-by-side video (MP4)", visible=False)
@@ -549,6 +602,9 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
         gr.Markdown("### The job")
         job_text = gr.Markdown()
         curve = gr.LinePlot(x="step", y="score", color="series", label="Episode score during training", visible=False)
+        run_evaluations = gr.LinePlot(
+            x="timesteps", y="score", color="series", label="The run's evaluations (RL Zoo EvalCallback)", visible=False
+        )
         replay = gr.Video(  # no label or button over it: they would hide the game's score
             label="Replay of the trained agent", show_label=False, buttons=[], visible=False
         )
@@ -558,7 +614,8 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
         push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=False)
         push_result = gr.Markdown()
         shown_replay = gr.State()
-        job_outputs = [job_text, curve, replay, job_json, shown_replay, start_button, cancel_button, push_button]
+        job_outputs = [job_text, curve, run_evaluations, replay, job_json, shown_replay]
+        job_outputs += [start_button, cancel_button, push_button]
         field_list = list(fields.values())
         start.change(lambda choice: gr.Textbox(visible=choice == "repo"), start, start_repo, api_visibility="private")
         gr.on([field.change for field in field_list], plan_of_form, field_list, plan, api_visibility="private")
@@ -588,6 +645,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     ).then(plan_of_form, field_list, plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")
     gr.api(evaluate_api, api_name="evaluate")
+    gr.api(curves_api, api_name="curves")
     gr.api(compare_api, api_name="compare")
     gr.api(train_api, api_name="train")
     gr.api(train_status_api, api_name="train_status", concurrency_limit=None)

@@ -410,3 +410,21 @@ def fetch_agent_files(repo_id: str, env_id: str, progress: ByteProgress | None =
             "or pick an agent that is already cached."
         )
     return download_agent_files(repo_id, env_id, progress)
+
+
+def fetch_extra_file(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
+    """One more file of a repo (e.g. ``train_eval_metrics.zip``) at ``revision``: from the cache at once,
+    else downloaded within the deadline; ``None`` when the repo has no such file or the Hub cannot be
+    reached. Errors of the Hub are worded as for the agent's own files."""
+    found = _in_cache(repo_id, filename, revision)
+    if found is not None:
+        return found if isinstance(found, Path) else None
+    if not hub_reachable():
+        return None
+    try:
+        fetched = _in_thread(_fetch, repo_id, filename, revision, None).result(timeout=DOWNLOAD_DEADLINE_S)
+    except FutureTimeout:
+        raise HubTooSlow(f"The Hub is too slow right now: {repo_id}'s {filename} did not arrive in time.") from None
+    except Exception as error:
+        raise hub_error(repo_id, error) from None
+    return fetched if isinstance(fetched, Path) else None

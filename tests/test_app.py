@@ -1,5 +1,6 @@
 """The running app, called as users call it: through gradio_client and in a real browser."""
 
+import json
 import os
 import re
 import subprocess
@@ -81,7 +82,8 @@ def test_play_endpoint_returns_a_playable_video_the_csv_and_a_summary(client):
 
 def test_only_the_documented_endpoints_are_public(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert sorted(endpoints) == ["/play", "/train", "/train_cancel", "/train_status"]
+    public = ["/compare", "/curves", "/evaluate", "/play", "/train", "/train_cancel", "/train_status"]
+    assert sorted(endpoints) == public
     names = [p["parameter_name"] for p in endpoints["/play"]["parameters"]]
     assert names == ["game", "repo_id", "seed", "epsilon", "max_steps", "agent_view"]
 
@@ -323,3 +325,92 @@ def test_browser_shows_the_download_from_a_slow_hub_then_plays(tmp_path_factory,
             expect(page.get_by_text(f"Pong, played by sb3/dqn-{PONG}")).to_be_visible(timeout=90_000)
         finally:
             next(app, None)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_evaluates_an_agent(app_url, browser, viewport, tmp_path):
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Breakout · cached").click()
+    page.get_by_role("spinbutton", name="Games").fill("4")
+    page.get_by_role("spinbutton", name="Step cap per game").fill("300")
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.get_by_role("heading", name=re.compile(r"± [\d.]+ over 4 games"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("mean − std")).to_be_visible()
+    expect(page.get_by_text("the model card, 123.0 ± 10.0 over 10 games")).to_be_visible()
+    expect(page.get_by_text("the RL Zoo's benchmark for its own DQN agent (10M steps), 358.3 ± 62.0")).to_be_visible()
+    expect(page.locator("a[href$='results.json']").first).to_be_visible()
+    expect(page.locator("a[href$='games.csv']").first).to_be_visible()
+    expect(page.locator("#evaluate-plot canvas, #evaluate-plot svg").first).to_be_visible(timeout=30_000)
+    screenshot(page, tmp_path, f"evaluate-{viewport['width']}.png")
+
+    page.get_by_role("spinbutton", name="Games").fill("1000")
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.get_by_text("number of games must be a whole number from 1 to 100, not 1000")).to_be_visible(
+        timeout=30_000
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_compares_two_agents_side_by_side(app_url, browser, viewport, tmp_path):
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Space Invaders · cached").click()
+    page.get_by_role("textbox", name="Agent B: a Hub repo").fill("tester/qrdqn-SpaceInvadersNoFrameskip-v4")
+    page.get_by_role("spinbutton", name="Seeds").fill("3")
+    page.get_by_role("spinbutton", name="Step cap per game").fill("300")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#duel video'); return v && v.currentTime > 1; }", timeout=90_000
+    )
+    assert page.evaluate("() => document.querySelector('#duel video').videoWidth") >= 640
+    expect(page.get_by_role("heading", name=re.compile(r"mean difference B − A .*95% interval"))).to_be_visible(
+        timeout=120_000
+    )
+    expect(page.get_by_text("tester/qrdqn-SpaceInvadersNoFrameskip-v4").first).to_be_visible()
+    expect(page.locator("a[href$='compare.mp4']").first).to_be_visible()
+    expect(page.locator("#compare-plot canvas, #compare-plot svg").first).to_be_visible(timeout=30_000)
+    screenshot(page, tmp_path, f"compare-{viewport['width']}.png")
+
+
+@pytest.mark.browser
+def test_browser_shows_how_the_agent_on_screen_learned(app_url, page, tmp_path):
+    page.goto(app_url)
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Pong · cached").click()
+    page.get_by_role("spinbutton", name="Step cap").fill("100")
+    page.get_by_role("button", name="Play", exact=True).click()
+    expect(page.get_by_text("Pong, played by")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="How this agent learned").click()
+    expect(page.get_by_text("From the RL Zoo's training log of sb3/dqn-PongNoFrameskip-v4")).to_be_visible()
+    expect(page.get_by_text("Training episodes' scores")).to_be_visible()
+    expect(page.get_by_text("Evaluations during training")).to_be_visible()
+    page.get_by_text("Training episodes' scores").scroll_into_view_if_needed()
+    screenshot(page, tmp_path, "learned-1280.png")
+
+
+def test_curves_endpoint_offline(client):
+    """Shipped logs need no model: Pong's come whatever the cache holds; a repo with no log says so."""
+    curves = client.predict(game="Pong", repo_id="", api_name="/curves")
+    assert curves["source"].startswith("From the RL Zoo's training log of sb3/dqn-PongNoFrameskip-v4")
+    assert curves["episodes"][-1]["moving_average"] > 15 and curves["evaluations"][-1]["timesteps"] == 10_000_000
+    none = client.predict(game="SpaceInvaders", repo_id="tester/qrdqn-SpaceInvadersNoFrameskip-v4", api_name="/curves")
+    assert none["episodes"] == [] and "has no `train_eval_metrics.zip`" in none["source"]
+
+
+def test_evaluate_and_compare_endpoints(client):
+    results, games, summary = client.predict(game="Breakout", episodes=3, max_steps=200, api_name="/evaluate")
+    assert summary["seeds"] == [0, 1, 2] and len(summary["episode_steps"]) == 3 and len(summary["verdicts"]) == 2
+    assert json.loads(Path(results).read_text())["n_eval_episodes"] == 3 and Path(games).read_text().startswith("seed,")
+    qrdqn = "tester/qrdqn-SpaceInvadersNoFrameskip-v4"
+    video, comparison = client.predict(game="SpaceInvaders", b=qrdqn, episodes=2, max_steps=150, api_name="/compare")
+    assert comparison["b"]["repo"] == "tester/qrdqn-SpaceInvadersNoFrameskip-v4" and len(comparison["a"]["scores"]) == 2
+    assert int(probe(video)["width"]) >= 640 and "95% interval" in comparison["verdict"]
+    with pytest.raises(AppError, match="is not a Hub repo id"):
+        client.predict(game="Breakout", b="/etc", episodes=2, api_name="/compare")
