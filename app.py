@@ -107,11 +107,12 @@ def game_dropdown_update() -> gr.Dropdown:
     return gr.Dropdown(choices=choices, value=first)
 
 
-def play(game, repo_id, seed, epsilon, max_steps, agent_view, plot_view, stacked, progress=PROGRESS_BAR):
+def play(game, repo_id, seed, epsilon, max_steps, agent_view, looks, plot_view, stacked, progress=PROGRESS_BAR):
     """Play one game; streams the video while the agent plays, then the summary, plot and files. A failure
     is said where the summary goes, and what is on screen stays."""
     try:
-        for segment, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, progress, stacked):
+        games = play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, progress, stacked, looks)
+        for segment, result in games:
             if result is None:
                 yield {video: segment}
             else:
@@ -169,10 +170,12 @@ def play_api(
     epsilon: float = 0.01,
     max_steps: int = MAX_STEPS_LIMIT,
     agent_view: bool = False,
+    saliency: bool = False,
 ) -> tuple[FileData, FileData, dict]:
     """Play one whole game (game empty: the first game whose agent can play here). Returns the MP4 video,
-    the per-step CSV and a summary (game, repo, seed, epsilon, steps, score, terminated, seconds)."""
-    result = play_once(game, repo_id, seed, epsilon, max_steps, agent_view)
+    the per-step CSV and a summary (game, repo, seed, epsilon, steps, score, terminated, seconds). With
+    saliency, where the agent looks is laid over the game in the video."""
+    result = play_once(game, repo_id, seed, epsilon, max_steps, agent_view, saliency)
     return FileData(path=str(result.video)), FileData(path=str(result.csv)), result.summary()
 
 
@@ -425,6 +428,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                 )
                 max_steps = gr.Slider(1, MAX_STEPS_LIMIT, value=MAX_STEPS_LIMIT, step=1, label="Step cap")
                 agent_view = gr.Checkbox(label="Show the agent's view (its stacked 84×84 input frames)")
+                looks = gr.Checkbox(label="Show where the agent looks (saliency heat map)")
                 play_button = gr.Button("Play", variant="primary")
             with gr.Column(scale=2, min_width=300):
                 video = gr.Video(
@@ -462,7 +466,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
             play,
             api_name="play_stream",
             js=BEFORE_PLAY,
-            inputs=[game, repo_id, seed, epsilon, max_steps, agent_view, plot_view_choice, stacked],
+            inputs=[game, repo_id, seed, epsilon, max_steps, agent_view, looks, plot_view_choice, stacked],
             outputs=[video, summary, q_plot, plot_view_choice, played_table, full_video, steps_csv, summary_json]
             + [learned_note, learned_episodes, learned_evaluations],
             api_visibility="private",

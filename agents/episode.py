@@ -15,14 +15,19 @@ import torch
 from agents.agent import Agent
 from agents.errors import AgentError
 from agents.numbers import user_number
-from agents.overlay import OverlayRenderer
+from agents.overlay import Heat, OverlayRenderer
 from agents.rollout import Step, play_episode
+from agents.saliency import SaliencySettings, SaliencyTracker
 from agents.video import StreamingEncoder
 
 MAX_STEPS_LIMIT = 10_000
 ATARI_FPS = 60
 MAX_SEED = 2**31 - 1
 QUEUED_FRAMES = 64
+# A saliency map is 290 passes of the network (~60-90 ms on one core): every step would fall behind the
+# game's real time on 2 cores (bench/saliency_cost.py), every 2nd stays ahead; the map is held in between.
+SALIENCY_EVERY = 2
+HEAT_FLOOR = 0.25
 STOP_TIMEOUT_S = 10
 
 
@@ -40,6 +45,7 @@ class EpisodeResult:
     video: Path
     csv: Path
     table: pd.DataFrame
+    saliency: Path | None = None  # saliency.npz, when where the agent looks was shown
 
     def summary(self) -> dict:
         """The one-line summary the command line prints and the API returns."""
@@ -52,6 +58,7 @@ class EpisodeResult:
             "score": self.score,
             "terminated": self.terminated,
             "seconds": round(self.seconds, 2),
+            **({"saliency": str(self.saliency), "saliency_every": SALIENCY_EVERY} if self.saliency else {}),
         }
 
 
@@ -79,18 +86,18 @@ class _RenderThread(threading.Thread):
         super().__init__(name="overlay-encoder", daemon=True)
         self.renderer = renderer
         self.encoder = encoder
-        self.steps: queue.Queue[Step | None] = queue.Queue(maxsize=QUEUED_FRAMES)
+        self.steps: queue.Queue[tuple[Step, Heat | None] | None] = queue.Queue(maxsize=QUEUED_FRAMES)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            while (step := self.steps.get()) is not None:
-                self.encoder.write(self.renderer.render(step))
+            while (item := self.steps.get()) is not None:
+                self.encoder.write(self.renderer.render(*item, every=SALIENCY_EVERY))
         except BaseException as error:  # handed to the main thread, which raises it
             self.error = error
 
-    def put(self, step: Step | None) -> None:
-        """Queue a step, or raise the render thread's error if it has stopped."""
+    def put(self, step: tuple[Step, Heat | None] | None) -> None:
+        """Queue a step (with its saliency, if shown), or raise the render thread's error if it has stopped."""
         while True:
             if self.error is not None or not self.is_alive():
                 raise self.error or AgentError("The video encoder stopped unexpectedly; play again.")
@@ -118,6 +125,14 @@ class _RenderThread(threading.Thread):
             raise self.error
 
 
+def _heat(tracker: SaliencyTracker, step: Step) -> Heat:
+    """The step's saliency map and the scale its colours run to: the map's own maximum, so that where the
+    agent looks shows in every frame, but no less than a quarter of the game's largest so far, so that a
+    frame where nothing matters much stays faint rather than showing its noise at full strength."""
+    saliency = tracker.update(step.index, step.observation)
+    return saliency, max(float(saliency.max()), HEAT_FLOOR * tracker.scale)
+
+
 def stream_episode(
     agent: Agent,
     out_dir: Path,
@@ -126,9 +141,12 @@ def stream_episode(
     max_steps: int = MAX_STEPS_LIMIT,
     agent_view: bool = False,
     stacked: bool = False,
+    saliency: bool = False,
 ) -> Iterator[Path | EpisodeResult]:
     """Play one game, yielding each finished video segment as soon as it is encoded, then the result.
-    ``stacked`` draws the panel below the game instead of beside it (for phones).
+    ``stacked`` draws the panel below the game instead of beside it (for phones); ``saliency`` lays where
+    the agent looks over the game (perturbation saliency, every ``SALIENCY_EVERY`` steps) and writes
+    ``saliency.npz``.
 
     ``out_dir`` receives ``episode.mp4``, ``steps.csv`` and the ``.ts`` segments in
     ``segments_folder(out_dir)``, which the caller removes once it has used them.
@@ -140,6 +158,7 @@ def stream_episode(
     render_thread: _RenderThread | None = None
     rows: list[tuple] = []
     q_values: list[np.ndarray] = []
+    tracker = SaliencyTracker(agent.q_function, SaliencySettings(every=SALIENCY_EVERY)) if saliency else None
     # One sample at a time runs fastest on one thread, and leaves the other core to the encoder.
     # The setting is the whole process's, so training (or anything else) gets its threads back after.
     threads = torch.get_num_threads()
@@ -154,7 +173,8 @@ def stream_episode(
                 )
                 render_thread = _RenderThread(renderer, encoder)
                 render_thread.start()
-            render_thread.put(step)
+            heat = _heat(tracker, step) if tracker else None
+            render_thread.put((step, heat))
             name = agent.action_names[step.action]
             rows.append((step.index, step.action, name, step.exploratory, step.reward, step.score, step.lives))
             q_values.append(step.q_values)
@@ -177,6 +197,7 @@ def stream_episode(
     csv = out_dir / "steps.csv"
     try:
         table.to_csv(csv, index=False)
+        saliency_file = tracker.save_npz(out_dir / "saliency.npz") if tracker else None
     except OSError as error:
         raise AgentError(f"The game's CSV could not be written ({error.strerror}): is the disk full?") from None
     yield EpisodeResult(
@@ -190,6 +211,7 @@ def stream_episode(
         video=video,
         csv=csv,
         table=table,
+        saliency=saliency_file,
     )
 
 

@@ -16,6 +16,9 @@ import cv2
 import numpy as np
 
 from agents.rollout import Step
+from agents.saliency import blend
+
+Heat = tuple[np.ndarray, float]  # a saliency map (84x84, the agent's input) and the scale its colours run to
 
 SCALE = 2
 PANEL_WIDTH = 372
@@ -32,6 +35,9 @@ GREEDY = (80, 180, 100)
 CHOSEN = (250, 200, 40)
 RANDOM = (240, 120, 40)
 TRACE = (120, 200, 255)
+LEGEND_GRADIENT = cv2.cvtColor(
+    cv2.applyColorMap(np.tile(np.linspace(0, 255, 64).astype(np.uint8), (8, 1)), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
+)
 
 
 class OverlayRenderer:
@@ -137,17 +143,30 @@ class OverlayRenderer:
             self.canvas, f"{values[-1]:.2f}", (right - 44, self.trace_top - 8), FONT, 0.5, TRACE, 1, cv2.LINE_AA
         )
 
-    def _draw_agent_view(self, observation: np.ndarray) -> None:
+    def _draw_agent_view(self, observation: np.ndarray, heat: Heat | None) -> None:
         for i, frame in enumerate(observation[-4:]):
             if frame.shape != (84, 84):
                 frame = cv2.resize(frame, (84, 84), interpolation=cv2.INTER_AREA)
             x = 12 + i * 96 if self.width >= 12 + 4 * 96 else i * 84  # side by side in a stacked frame
-            self.canvas[self.view_top : self.view_top + 84, x : x + 84] = frame[..., None]
+            view = np.repeat(frame[..., None], 3, axis=2)
+            self.canvas[self.view_top : self.view_top + 84, x : x + 84] = view if heat is None else blend(view, *heat)
 
-    def render(self, step: Step) -> np.ndarray:
-        """The frame for one step. The returned array is reused by the next call."""
+    def _draw_heat_legend(self, every: int) -> None:
+        """What the colours over the game mean, at the panel's top right."""
+        x, y = self.width - 150, self.panel_top + 40
+        label = "where it looks" + (f", every {every} steps" if every > 1 else "")
+        cv2.putText(self.canvas, label, (x, y - 6), FONT, 0.35, MUTED, 1, cv2.LINE_AA)
+        self.canvas[y : y + 8, x : x + 64] = LEGEND_GRADIENT
+        cv2.putText(self.canvas, "low", (x, y + 20), FONT, 0.35, MUTED, 1, cv2.LINE_AA)
+        cv2.putText(self.canvas, "high", (x + 42, y + 20), FONT, 0.35, MUTED, 1, cv2.LINE_AA)
+
+    def render(self, step: Step, heat: Heat | None = None, every: int = 1) -> np.ndarray:
+        """The frame for one step; with ``heat`` (a saliency map in the agent's 84x84 input and its colour
+        scale), where the agent looks is laid over the game (and its view), computed every ``every``
+        steps. The returned array is reused by the next call."""
         np.copyto(self.canvas, self.background)
-        game = cv2.resize(step.screen, (self.game_width, self.game_height), interpolation=cv2.INTER_NEAREST)
+        screen = step.screen if heat is None else blend(step.screen, *heat)
+        game = cv2.resize(screen, (self.game_width, self.game_height), interpolation=cv2.INTER_NEAREST)
         self.canvas[: self.game_height, self.game_left : self.game_left + self.game_width] = game
         self.max_q_history.append(float(step.q_values.max()))
         x, top = self.panel_x, self.panel_top
@@ -157,6 +176,8 @@ class OverlayRenderer:
         cv2.putText(self.canvas, status, (x, top + 60), FONT, 0.6, MUTED, 1, cv2.LINE_AA)
         self._draw_trace()
         self._draw_bars(step)
+        if heat is not None:
+            self._draw_heat_legend(every)
         if self.agent_view:
-            self._draw_agent_view(step.observation)
+            self._draw_agent_view(step.observation, heat)
         return self.canvas

@@ -17,7 +17,8 @@ from agents.hub import printed_progress
 
 CLI_DESCRIPTION = """Play one whole Atari game with a DQN agent from the Hub (or the Arena's
 offline agent) and write episode.mp4, the gameplay with the agent's Q-values
-beside it, and steps.csv, one row per step, into the --out folder. The last
+beside it, and steps.csv, one row per step, into the --out folder (with
+--saliency, also saliency.npz: maps (steps, 84, 84) float32 and their steps). The last
 line printed is a JSON summary (game, repo, seed, steps, score, terminated,
 seconds); errors go to stderr with exit status 2."""
 CLI_EXAMPLES = """examples:
@@ -43,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--agent-view", action="store_true", help="add the stacked 84x84 frames the agent sees")
     parser.add_argument("--stacked", action="store_true", help="draw the Q-value panel below the game (for phones)")
+    parser.add_argument(
+        "--saliency",
+        action="store_true",
+        help="lay where the agent looks over the game (perturbation saliency) and write saliency.npz",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for episode.mp4 and steps.csv")
     return parser
 
@@ -59,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             max_steps=args.max_steps,
             agent_view=args.agent_view,
             stacked=args.stacked,
+            saliency=args.saliency,
         )
     except AgentError as error:
         print(f"error: {error}", file=sys.stderr)

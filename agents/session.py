@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from agents.agent import Agent, load_agent
-from agents.episode import EpisodeResult, check_play_inputs, segments_folder, stream_episode
+from agents.episode import SALIENCY_EVERY, EpisodeResult, check_play_inputs, segments_folder, stream_episode
 from agents.errors import AgentError
 from agents.hub import bar_progress, revision_note
 
@@ -86,10 +86,16 @@ def summary_markdown(result: EpisodeResult) -> str:
         f"{published_score(agent)}.  \n"
         f"Seed {result.seed}, ε = {result.epsilon:g}; "
         f"{sum(result.table['exploratory'])} random actions; played and encoded in {result.seconds:.1f} s."
+        + (f"  \n{SALIENCY_NOTE}" if result.saliency else "")
         + (f"  \n{news}" if news else "")
     )
 
 
+SALIENCY_NOTE = (
+    f"**Where it looks**: how much the Q-values change when a blurred patch covers each part of the agent's "
+    f"84×84 input (Greydanus et al., 2018), red where they change most; computed every {SALIENCY_EVERY} steps "
+    "and held in between, as a map costs about 290 passes of the network."
+)
 Q_VALUE_MEANING = (
     "A **Q-value** is the agent's estimate of the discounted sum (γ = 0.99) of its future rewards, each clipped "
     "to ±1 as in training: a few units, not the game's score. The bars start from 0 on a scale stated above them."
@@ -172,23 +178,30 @@ def play_stream(
     agent_view: bool,
     progress: Progress | None = None,
     stacked: bool = False,
+    saliency: bool = False,
 ) -> Iterator[tuple[Path | None, EpisodeResult | None]]:
     """Yields ``(segment, None)`` for each video segment as it is encoded, then ``(None, result)``."""
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
     agent = load_with_progress(game, repo_id, progress)
     folder = new_output_folder()
     try:
-        for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view, stacked)):
+        for item in _run_ahead(stream_episode(agent, folder, seed, epsilon, max_steps, agent_view, stacked, saliency)):
             yield (None, item) if isinstance(item, EpisodeResult) else (item, None)
     finally:  # the streamed segments have been sent by now, or will not be
         shutil.rmtree(segments_folder(folder), ignore_errors=True)
 
 
 def play_once(
-    game: str, repo_id: str | None, seed: float, epsilon: float, max_steps: float, agent_view: bool
+    game: str,
+    repo_id: str | None,
+    seed: float,
+    epsilon: float,
+    max_steps: float,
+    agent_view: bool,
+    saliency: bool = False,
 ) -> EpisodeResult:
     """Play a whole game and return its result, for the API and scripts."""
-    for _, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view):
+    for _, result in play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, saliency=saliency):
         if result is not None:
             return result
     raise AgentError("The game produced no result.")

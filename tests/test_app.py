@@ -85,7 +85,7 @@ def test_only_the_documented_endpoints_are_public(client):
     public = ["/compare", "/curves", "/evaluate", "/play", "/train", "/train_cancel", "/train_status"]
     assert sorted(endpoints) == public
     names = [p["parameter_name"] for p in endpoints["/play"]["parameters"]]
-    assert names == ["game", "repo_id", "seed", "epsilon", "max_steps", "agent_view"]
+    assert names == ["game", "repo_id", "seed", "epsilon", "max_steps", "agent_view", "saliency"]
 
 
 def test_the_api_and_the_command_line_play_one_game_for_one_seed(client, tmp_path):
@@ -393,6 +393,26 @@ def test_browser_shows_how_the_agent_on_screen_learned(app_url, page, tmp_path):
     expect(page.get_by_text("Evaluations during training")).to_be_visible()
     page.get_by_text("Training episodes' scores").scroll_into_view_if_needed()
     screenshot(page, tmp_path, "learned-1280.png")
+
+
+@pytest.mark.browser
+def test_browser_shows_where_the_agent_looks(app_url, page, tmp_path):
+    page.goto(app_url)
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Breakout · cached").click()
+    page.get_by_role("spinbutton", name="Step cap").fill("120")
+    page.get_by_label("Show where the agent looks").check()
+    page.get_by_role("button", name="Play", exact=True).click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#gameplay video'); return v && v.currentTime > 1; }",
+        timeout=60_000,
+    )
+    expect(page.get_by_text("Where it looks")).to_be_visible(timeout=60_000)
+    summary = page.get_by_role("button", name="Summary (JSON)")
+    summary.click()
+    expect(page.get_by_text('"saliency_every"')).to_be_visible()
+    page.evaluate("() => { const v = document.querySelector('#gameplay video'); v.pause(); v.currentTime = 3; }")
+    screenshot(page, tmp_path, "saliency-1280.png")
 
 
 def test_curves_endpoint_offline(client):
