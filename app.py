@@ -9,7 +9,6 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from agents.access import on_a_space, push_note, training_available
-from agents.agent import game_or_default
 from agents.compare_session import compare_once, compare_stream, last_job_run
 from agents.curves_session import (
     curves_for,
@@ -25,7 +24,7 @@ from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.hub import bar_progress
 from agents.hyperparams import EDITABLE
 from agents.jobs import JobManager
-from agents.offline import availability, first_playable
+from agents.offline import availability, first_playable, game_or_default
 from agents.session import (
     KEEP_OUTPUTS_S,
     PLOT_VIEWS,

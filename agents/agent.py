@@ -3,12 +3,12 @@
 import functools
 from dataclasses import dataclass
 
-from agents.catalog import GAMES, Game, get_game
+from agents.catalog import Game
 from agents.checkpoint import QFunction, build_q_function, read_checkpoint
 from agents.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
 from agents.errors import AgentError
-from agents.hub import AgentFiles, ByteProgress, HubUnavailable, check_repo_id, fetch_agent_files
-from agents.offline import first_playable_game, offline_agent_files, playable_now_sentence
+from agents.hub import AgentFiles, ByteProgress
+from agents.offline import find_agent_files, game_or_default
 
 
 @dataclass(frozen=True)
@@ -50,31 +50,6 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
         files=files,
         offline=files.offline,
     )
-
-
-GAME_OPTION_HELP = f"one of {', '.join(GAMES)} (default: the first whose agent can play here)"
-
-
-def game_or_default(name: str | None) -> Game:
-    """The game ``name`` names; none named, the first game whose agent can play here."""
-    return get_game(name) if name and name.strip() else get_game(first_playable_game())
-
-
-def find_agent_files(game: Game, repo_id: str | None = None, progress: ByteProgress | None = None) -> AgentFiles:
-    """The files of the agent that plays ``game``: ``repo_id``'s, else the game's sb3 agent's.
-
-    When the game's own Hub agent is out of reach and the Arena ships one for the game, that one
-    is used (Play, Train's start agent and evaluation alike). An agent that cannot be had here is
-    refused with the names of those that can. ``progress`` hears the bytes of a model zip downloaded.
-    """
-    repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
-    try:
-        return fetch_agent_files(repo_id, game.env_id, progress)
-    except HubUnavailable as error:
-        files = offline_agent_files(game.env_id) if repo_id == game.repo_id else None
-        if files is None:
-            raise HubUnavailable(f"{error} {playable_now_sentence(online=False)}") from None
-        return files
 
 
 def load_agent(game_name: str | None, repo_id: str | None = None, progress: ByteProgress | None = None) -> Agent:

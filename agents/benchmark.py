@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from agents.catalog import Game
 from agents.evaluation import Evaluation
+from agents.hub import AgentFiles
 
 BENCHMARK_CSV = Path(__file__).resolve().parent / "data" / "rl-zoo-benchmark-atari-dqn.csv"
 CONSISTENT_WITHIN = 2.0  # standard errors
@@ -99,3 +101,29 @@ def verdict(evaluation: Evaluation, published: PublishedScore) -> str:
         protocols = f"; it played {'greedily' if published.deterministic else 'ε-greedily'}, this evaluation "
         protocols += "greedily" if greedy_here else f"with ε = {evaluation.epsilon:g}"
     return f"{here} is {comparison} {published.source}, {published.protocol()}{distance}{protocols}."
+
+
+def evaluation_summary(files: AgentFiles, game: Game, evaluation: Evaluation) -> dict:
+    """As the API and the command line give it: the game, the protocol, every game, the statistics and
+    the verdicts."""
+    return {
+        "game": game.key,
+        "repo": files.repo_id,
+        "epsilon": evaluation.epsilon,
+        "max_steps": evaluation.max_steps,
+        "seeds": evaluation.seeds,
+        "scores": evaluation.scores,
+        "episode_steps": evaluation.episode_steps,
+        "game_over": evaluation.terminated,
+        **evaluation.statistics(),
+        "seconds": round(evaluation.seconds, 2),
+        "verdicts": verdicts(files, game, evaluation),
+    }
+
+
+def verdicts(files: AgentFiles, game: Game, evaluation: Evaluation) -> list[str]:
+    """The evaluation beside the model card's score (for a shipped agent: the one measured here) and the
+    RL Zoo's benchmark for the game, a sentence each."""
+    card = card_score(files.published_result(), "its measured score" if files.offline else "the model card")
+    published = (card, benchmark_score(files.algo, game.env_id))
+    return [verdict(evaluation, score) for score in published if score is not None]

@@ -10,11 +10,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from agents.agent import GAME_OPTION_HELP, game_or_default
 from agents.arena import contender, duel_to_folder, paired_evaluation
 from agents.episode import MAX_STEPS_LIMIT, segments_folder
 from agents.errors import AgentError
 from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES, check_evaluation_inputs
+from agents.offline import GAME_OPTION_HELP, game_or_default
 
 CLI_DESCRIPTION = """Compare two agents on the same game and the same seeds: both play N seeded games
 (each scored exactly as python -m agents.evaluate scores it alone), their difference

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from agents.agent import Agent, game_or_default
+from agents.agent import Agent
 from agents.arena import PairedEvaluation, contender, paired_evaluation, stream_duel
 from agents.episode import MAX_STEPS_LIMIT, segments_folder
 from agents.errors import AgentError
 from agents.evaluation import check_evaluation_inputs
+from agents.offline import game_or_default
 from agents.session import Progress, new_output_folder
 
 
@@ -36,10 +37,16 @@ class Comparison:
         )
 
     def plot_data(self) -> pd.DataFrame:
-        """Both agents' scores seed by seed, in long form for a grouped bar plot."""
+        """Both agents' scores seed by seed, a bar each, side by side (``game`` is "seed 3 · A")."""
         long = self.table().melt(id_vars="seed", value_vars=["A", "B"], var_name="agent", value_name="score")
-        long["seed"] = long["seed"].astype(str)
-        return long
+        long = long.sort_values(["seed", "agent"], kind="stable")
+        long["game"] = [f"seed {seed} · {agent}" for seed, agent in zip(long["seed"], long["agent"], strict=True)]
+        return long[["game", "score", "agent"]]
+
+    def score_range(self) -> list[float]:
+        """The bar plot's score axis: from 0 (or the lowest score, if negative) to the highest."""
+        scores = [*self.paired.a.scores, *self.paired.b.scores]
+        return [min(0.0, min(scores)), max(1.0, max(scores))]
 
     def markdown(self) -> str:
         a, b = self.paired.a, self.paired.b

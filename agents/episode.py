@@ -14,7 +14,7 @@ import torch
 
 from agents.agent import Agent
 from agents.errors import AgentError
-from agents.numbers import user_number
+from agents.numbers import MAX_SEED, user_number
 from agents.overlay import Heat, OverlayRenderer
 from agents.rollout import Step, play_episode
 from agents.saliency import SaliencySettings, SaliencyTracker
@@ -22,7 +22,6 @@ from agents.video import StreamingEncoder
 
 MAX_STEPS_LIMIT = 10_000
 ATARI_FPS = 60
-MAX_SEED = 2**31 - 1
 QUEUED_FRAMES = 64
 # A saliency map is 290 passes of the network (~60-90 ms on one core): every step would fall behind the
 # game's real time on 2 cores (bench/saliency_cost.py), every 2nd stays ahead; the map is held in between.

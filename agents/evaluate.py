@@ -8,11 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from agents.agent import GAME_OPTION_HELP, load_agent
+from agents.benchmark import evaluation_summary
 from agents.errors import AgentError
-from agents.evaluate_session import evaluation_summary
-from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES, evaluate, write_evaluation
+from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES, evaluate_files, write_evaluation
 from agents.hub import printed_progress
+from agents.offline import GAME_OPTION_HELP, find_agent_files, game_or_default
 
 CLI_DESCRIPTION = """Play N seeded games with an agent (over this machine's cores, no video) and report
 its scores: mean ± std, median, min, max and mean − std, beside the model card's
@@ -55,14 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{finished}/{total} games finished, {rate:.0f} steps/s", file=sys.stderr, flush=True)
 
     try:
-        agent = load_agent(args.game, args.repo_id, printed_progress())
-        print(f"Evaluating {agent.repo_id} on {agent.game.env_id}", file=sys.stderr)
-        evaluation = evaluate(agent, args.episodes, args.epsilon, args.max_steps, args.first_seed, progress=show)
-        files = write_evaluation(evaluation, args.out) if args.out else None
+        game = game_or_default(args.game)
+        # The files only: each worker loads the agent itself, so the games start without waiting for this process.
+        files = find_agent_files(game, args.repo_id, printed_progress())
+        print(f"Evaluating {files.repo_id} on {game.env_id}", file=sys.stderr)
+        evaluation = evaluate_files(
+            files, game, args.episodes, args.epsilon, args.max_steps, args.first_seed, progress=show
+        )
+        written = write_evaluation(evaluation, args.out) if args.out else None
     except AgentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    summary = evaluation_summary(agent, evaluation) | {"files": [str(path) for path in files] if files else []}
+    summary = evaluation_summary(files, game, evaluation) | {"files": [str(path) for path in written or []]}
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from agents.agent import Agent
-from agents.benchmark import benchmark_score, card_score, verdict
+from agents.benchmark import evaluation_summary, verdicts
 from agents.evaluation import Evaluation, check_evaluation_inputs, evaluate, write_evaluation
 from agents.session import Progress, agent_label, load_with_progress, new_output_folder
 
@@ -23,33 +23,7 @@ class EvaluationReport:
     games_csv: Path
 
     def summary(self) -> dict:
-        return evaluation_summary(self.agent, self.evaluation)
-
-
-def evaluation_summary(agent: Agent, evaluation: Evaluation) -> dict:
-    """As the API and the command line give it: the game, the protocol, every game, the statistics and
-    the verdicts."""
-    return {
-        "game": agent.game.key,
-        "repo": agent.repo_id,
-        "epsilon": evaluation.epsilon,
-        "max_steps": evaluation.max_steps,
-        "seeds": evaluation.seeds,
-        "scores": evaluation.scores,
-        "episode_steps": evaluation.episode_steps,
-        "game_over": evaluation.terminated,
-        **evaluation.statistics(),
-        "seconds": round(evaluation.seconds, 2),
-        "verdicts": verdicts(agent, evaluation),
-    }
-
-
-def verdicts(agent: Agent, evaluation: Evaluation) -> list[str]:
-    """The evaluation beside the model card's score (for a shipped agent: the one measured here) and the
-    RL Zoo's benchmark for the game, a sentence each."""
-    card = card_score(agent.published_result, "its measured score" if agent.offline else "the model card")
-    published = (card, benchmark_score(agent.algo, agent.game.env_id))
-    return [verdict(evaluation, score) for score in published if score is not None]
+        return evaluation_summary(self.agent.files, self.agent.game, self.evaluation)
 
 
 def run_evaluation(
@@ -90,7 +64,7 @@ def evaluation_markdown(report: EvaluationReport) -> str:
         f"**mean − std {stats['mean_minus_std']:.1f}** (what the Deep RL course grades on) · "
         f"played in {evaluation.seconds:.1f} s.",
         "",
-        *(f"- {sentence}" for sentence in verdicts(agent, evaluation)),
+        *(f"- {sentence}" for sentence in verdicts(agent.files, agent.game, evaluation)),
     ]
     return "\n".join(lines)
 

@@ -1,5 +1,6 @@
 """Score an agent over seeded games with the Play pipeline's rollout, in parallel over the machine's cores.
 
+This module stays light (no torch): the command line starts the workers before anything heavy loads.
 The games are shared out among worker processes (``python -m agents.eval_worker``, one per core),
 each loading the agent from its files with the same safe loader and playing its games with
 :func:`agents.rollout.play_games`, a few at a time with one forward pass for all of them, no screens
@@ -20,17 +21,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from agents.agent import Agent, agent_from_files
-from agents.catalog import get_game
-from agents.episode import MAX_SEED, EpisodeResult, play_to_folder
+from agents.catalog import Game
 from agents.errors import AgentError
 from agents.hub import AgentFiles
-from agents.numbers import user_number
-from agents.run_folder import RunFolder
+from agents.numbers import MAX_SEED, user_number
+
+if TYPE_CHECKING:  # only a type here: importing the loader (torch) would slow the command line's start
+    from agents.agent import Agent
 
 EVAL_EPSILON = 0.01  # as the RL Zoo evaluates Atari agents: stochastically, with the final ε
 EVAL_MAX_STEPS = 27_000  # agent steps = 108,000 frames, the usual Atari limit
@@ -125,7 +127,9 @@ def _run_worker(
 ) -> subprocess.Popen:
     """Start a worker on its share of the seeds; a thread hands its reports (JSON lines on its stdout) to
     ``messages``, then says it has ended, with its last words if it failed."""
-    spec = {"files": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(files).items()}, "game": game}
+    # Absolute paths: the worker runs in the project's folder, not necessarily the caller's.
+    paths = {k: str(Path(v).resolve()) if isinstance(v, Path) else v for k, v in asdict(files).items()}
+    spec = {"files": paths, "game": game}
     spec |= {"seeds": seeds, "epsilon": epsilon, "max_steps": max_steps, "slots": SLOTS}
     errors = tempfile.TemporaryFile(mode="w+")  # a pipe left unread could fill and block the worker
     worker = subprocess.Popen(
@@ -149,8 +153,14 @@ def _run_worker(
     return worker
 
 
-def evaluate(
-    agent: Agent,
+def evaluate(agent: "Agent", *args, **kwargs) -> Evaluation:
+    """:func:`evaluate_files` for an agent already loaded (an :class:`agents.agent.Agent`)."""
+    return evaluate_files(agent.files, agent.game, *args, **kwargs)
+
+
+def evaluate_files(
+    files: AgentFiles,
+    game: Game,
     n_episodes: int = 10,
     epsilon: float = EVAL_EPSILON,
     max_steps: int = EVAL_MAX_STEPS,
@@ -158,16 +168,16 @@ def evaluate(
     progress: EvaluationProgress | None = None,
     workers: int | None = None,
 ) -> Evaluation:
-    """Play ``n_episodes`` whole games (seeds ``first_seed``, ``first_seed + 1``, ...) over the machine's
-    cores and keep their scores and lengths."""
+    """Play ``n_episodes`` whole games (seeds ``first_seed``, ``first_seed + 1``, ...) with the agent in
+    ``files`` over the machine's cores and keep their scores and lengths. Each worker loads the agent with
+    the safe loader; this process need not have loaded it (the command line starts the workers at once)."""
     n_episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(n_episodes, first_seed, epsilon, max_steps)
     started = time.perf_counter()
     seeds = list(range(first_seed, first_seed + n_episodes))
     n_workers = max(1, min(len(seeds), workers or os.cpu_count() or 1))
     messages: queue.Queue = queue.Queue()
     processes = [
-        _run_worker(agent.files, agent.game.key, seeds[i::n_workers], epsilon, max_steps, messages)
-        for i in range(n_workers)
+        _run_worker(files, game.key, seeds[i::n_workers], epsilon, max_steps, messages) for i in range(n_workers)
     ]
     games: dict[int, dict] = {}
     steps, ended = 0, 0
@@ -199,19 +209,3 @@ def evaluate(
         max_steps=max_steps,
         seconds=time.perf_counter() - started,
     )
-
-
-def run_agent(run: RunFolder, model_zip: Path | None = None) -> Agent:
-    """The agent an RL Zoo run folder holds (its final model, or ``model_zip``, e.g. a checkpoint
-    of the run), loaded as the Play tab loads Hub agents."""
-    return agent_from_files(run.agent_files(model_zip), get_game(run.env_id))
-
-
-def evaluate_run(
-    run: RunFolder, replay_folder: Path, n_episodes: int = 5, replay_max_steps: int = 5000
-) -> tuple[Evaluation, EpisodeResult]:
-    """Score a finished run over ``n_episodes`` seeded games and render one replay with the Play pipeline."""
-    agent = run_agent(run)
-    evaluation = evaluate(agent, n_episodes=n_episodes)
-    replay = play_to_folder(agent, replay_folder, seed=0, epsilon=EVAL_EPSILON, max_steps=replay_max_steps)
-    return evaluation, replay

@@ -29,14 +29,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from agents.agent import find_agent_files, game_or_default
 from agents.errors import AgentError
-from agents.evaluation import Evaluation, evaluate_run
+from agents.evaluation import Evaluation
 from agents.hub import ByteProgress
 from agents.hyperparams import check_memory
+from agents.offline import find_agent_files, game_or_default
 from agents.publish import hub_repo_id, publish_run
 from agents.run_folder import RunFolder
-from agents.training import LiveProgress, TrainingSettings, train, training_device
+from agents.training import LiveProgress, TrainingSettings, evaluate_run, train, training_device
 from agents.training_time import PhaseClock, StepCosts, format_duration, step_costs
 
 SAVE_PROGRESS_S = 2

@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from agents.agent import GAME_OPTION_HELP, game_or_default
 from agents.curves_session import repo_curves, run_folder_curves
 from agents.errors import AgentError
+from agents.offline import GAME_OPTION_HELP, game_or_default
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,8 @@ from typing import Any
 
 from agents.errors import AgentError
 
+MAX_SEED = 2**31 - 1  # seeds are 32-bit for the emulator and NumPy alike
+
 
 def _shown(bound: float) -> str:
     return f"{int(bound):,}" if bound == int(bound) else f"{bound:g}"

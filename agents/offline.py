@@ -10,8 +10,16 @@ whose agent can actually play here.
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.catalog import GAMES, Game
-from agents.hub import AgentFiles, cached_agent_files, hub_reachable
+from agents.catalog import GAMES, Game, get_game
+from agents.hub import (
+    AgentFiles,
+    ByteProgress,
+    HubUnavailable,
+    cached_agent_files,
+    check_repo_id,
+    fetch_agent_files,
+    hub_reachable,
+)
 
 OFFLINE_AGENTS = Path(__file__).resolve().parent.parent / "offline_agents"
 
@@ -96,3 +104,28 @@ def playable_now_sentence(online: bool | None = None) -> str:
         return "No agent can play here now: connect to the Hub once to download one."
     names = ", ".join(f"{entry.game.title} ({entry.source})" for entry in playable[:4])
     return f"Agents that can play here now: {names}."
+
+
+GAME_OPTION_HELP = f"one of {', '.join(GAMES)} (default: the first whose agent can play here)"
+
+
+def game_or_default(name: str | None) -> Game:
+    """The game ``name`` names; none named, the first game whose agent can play here."""
+    return get_game(name) if name and name.strip() else get_game(first_playable_game())
+
+
+def find_agent_files(game: Game, repo_id: str | None = None, progress: ByteProgress | None = None) -> AgentFiles:
+    """The files of the agent that plays ``game``: ``repo_id``'s, else the game's sb3 agent's.
+
+    When the game's own Hub agent is out of reach and the Arena ships one for the game, that one
+    is used (Play, Train's start agent and evaluation alike). An agent that cannot be had here is
+    refused with the names of those that can. ``progress`` hears the bytes of a model zip downloaded.
+    """
+    repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
+    try:
+        return fetch_agent_files(repo_id, game.env_id, progress)
+    except HubUnavailable as error:
+        files = offline_agent_files(game.env_id) if repo_id == game.repo_id else None
+        if files is None:
+            raise HubUnavailable(f"{error} {playable_now_sentence(online=False)}") from None
+        return files

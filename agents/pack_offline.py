@@ -20,9 +20,10 @@ from stable_baselines3 import DQN
 
 from agents.checkpoint import read_checkpoint
 from agents.environment import env_settings, make_env, read_rl_zoo_yaml
-from agents.evaluation import Evaluation, evaluate, run_agent
+from agents.evaluation import Evaluation, evaluate
 from agents.offline import OFFLINE_AGENTS
 from agents.run_folder import ALGO, RunFolder
+from agents.training import run_agent
 
 WEIGHTS_ONLY_MEMBERS = ("data", "policy.pth", "pytorch_variables.pth", "_stable_baselines3_version", "system_info.txt")
 OPTIMIZER_MEMBER = "policy.optimizer.pth"

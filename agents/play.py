@@ -10,10 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from agents.agent import GAME_OPTION_HELP, load_agent
+from agents.agent import load_agent
 from agents.episode import MAX_STEPS_LIMIT, play_to_folder
 from agents.errors import AgentError
 from agents.hub import printed_progress
+from agents.offline import GAME_OPTION_HELP
 
 CLI_DESCRIPTION = """Play one whole Atari game with a DQN agent from the Hub (or the Arena's
 offline agent) and write episode.mp4, the gameplay with the agent's Q-values

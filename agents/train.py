@@ -13,12 +13,11 @@ from pathlib import Path
 
 from huggingface_hub import get_token
 
-from agents.agent import GAME_OPTION_HELP, game_or_default
 from agents.errors import AgentError
-from agents.evaluation import evaluate_run
 from agents.hyperparams import EDITABLE, rl_zoo_atari_defaults
+from agents.offline import GAME_OPTION_HELP, game_or_default
 from agents.publish import hub_repo_id, hub_username, publish_run
-from agents.training import TrainingSettings, train, training_device
+from agents.training import TrainingSettings, evaluate_run, train, training_device
 
 CLI_DESCRIPTION = """Train (or fine-tune) a DQN Atari agent with the RL Zoo's experiment manager
 and its DQN Atari hyperparameters, then score it over seeded games, render a

@@ -23,13 +23,15 @@ import yaml
 from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
-from agents.agent import find_agent_files, game_or_default
-from agents.catalog import Game
+from agents.agent import Agent, agent_from_files
+from agents.catalog import Game, get_game
 from agents.checkpoint import Checkpoint, build_q_function, read_checkpoint
-from agents.episode import MAX_SEED
+from agents.episode import EpisodeResult, play_to_folder
 from agents.errors import AgentError
+from agents.evaluation import EVAL_EPSILON, Evaluation, evaluate
 from agents.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
-from agents.numbers import user_number
+from agents.numbers import MAX_SEED, user_number
+from agents.offline import find_agent_files, game_or_default
 from agents.run_folder import ALGO, RunFolder
 from agents.training_time import PhaseClock
 
@@ -273,3 +275,19 @@ def _restore_evaluations(manager: ExperimentManager, run: RunFolder) -> None:
         evaluation.evaluations_timesteps = list(saved["timesteps"])
         evaluation.evaluations_results = list(saved["results"])
         evaluation.evaluations_length = list(saved["ep_lengths"])
+
+
+def run_agent(run: RunFolder, model_zip: Path | None = None) -> Agent:
+    """The agent an RL Zoo run folder holds (its final model, or ``model_zip``, e.g. a checkpoint
+    of the run), loaded as the Play tab loads Hub agents."""
+    return agent_from_files(run.agent_files(model_zip), get_game(run.env_id))
+
+
+def evaluate_run(
+    run: RunFolder, replay_folder: Path, n_episodes: int = 5, replay_max_steps: int = 5000
+) -> tuple[Evaluation, EpisodeResult]:
+    """Score a finished run over ``n_episodes`` seeded games and render one replay with the Play pipeline."""
+    agent = run_agent(run)
+    evaluation = evaluate(agent, n_episodes=n_episodes)
+    replay = play_to_folder(agent, replay_folder, seed=0, epsilon=EVAL_EPSILON, max_steps=replay_max_steps)
+    return evaluation, replay

@@ -69,6 +69,22 @@ def test_train_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
     assert summary["game"] == "Breakout" and (tmp_path / summary["run"] / "BreakoutNoFrameskip-v4.zip").is_file()
 
 
+UNDERSTANDING = offline_examples("python -m agents.evaluate") + offline_examples("python -m agents.learning")
+
+
+@pytest.mark.parametrize("line", UNDERSTANDING)
+def test_understanding_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
+    run = run_as_printed(line, fresh_machine, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["game"] == "Breakout"
+    if "agents.evaluate" in line:
+        assert summary["repo"] == "offline agent dqn-BreakoutNoFrameskip-v4" and len(summary["scores"]) == 10
+        assert (tmp_path / "out" / "eval" / "results.json").is_file()
+    else:
+        assert summary["final_moving_average"] > 100 and (tmp_path / "out" / "curves" / "episodes.csv").is_file()
+
+
 def test_the_gradio_client_snippet_runs_offline_as_printed(first_run_app_url, tmp_path):
     (snippet,) = code_blocks("python")
     script = tmp_path / "snippet.py"
