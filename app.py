@@ -544,6 +544,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                     x="game",
                     y="score",
                     color="agent",
+                    x_title="seed and agent",
                     label="Scores, seed by seed",
                     sort=None,
                     visible=False,

@@ -37,10 +37,10 @@ class Comparison:
         )
 
     def plot_data(self) -> pd.DataFrame:
-        """Both agents' scores seed by seed, a bar each, side by side (``game`` is "seed 3 · A")."""
+        """Both agents' scores seed by seed, a bar each, side by side (``game`` is "3 A": seed 3, agent A)."""
         long = self.table().melt(id_vars="seed", value_vars=["A", "B"], var_name="agent", value_name="score")
         long = long.sort_values(["seed", "agent"], kind="stable")
-        long["game"] = [f"seed {seed} · {agent}" for seed, agent in zip(long["seed"], long["agent"], strict=True)]
+        long["game"] = [f"{seed} {agent}" for seed, agent in zip(long["seed"], long["agent"], strict=True)]
         return long[["game", "score", "agent"]]
 
     def score_range(self) -> list[float]:

@@ -53,7 +53,9 @@ class TrainingSettings:
         self.seed = user_number("seed", self.seed, 0, MAX_SEED, whole=True)
         self.eval_freq = user_number("eval_freq", self.eval_freq, -1, 10**8, whole=True)
         self.n_eval_episodes = user_number("n_eval_episodes", self.n_eval_episodes, 1, 100, whole=True)
-        self.save_freq = user_number("checkpoint interval (save_freq)", self.save_freq, 100, 10**8, whole=True)
+        if self.save_freq != -1:  # -1, as for the RL Zoo: no periodic checkpoints
+            interval = "checkpoint interval (save_freq)"
+            self.save_freq = user_number(interval, self.save_freq, 100, 10**8, whole=True, hint="Or -1: none.")
 
     def resolved_hyperparameters(self) -> dict[str, Any]:
         """The RL Zoo defaults with this run's overrides."""
