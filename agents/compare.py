@@ -13,7 +13,7 @@ from pathlib import Path
 from agents.arena import contender, duel_to_folder, paired_evaluation
 from agents.episode import MAX_STEPS_LIMIT, segments_folder
 from agents.errors import AgentError
-from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES, check_evaluation_inputs
+from agents.evaluation import add_protocol_arguments, check_evaluation_inputs, printed_games
 from agents.offline import GAME_OPTION_HELP, game_or_default
 
 CLI_DESCRIPTION = """Compare two agents on the same game and the same seeds: both play N seeded games
@@ -36,21 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)
     parser.add_argument("--a", default="", help="agent A: a Hub repo id or a run folder (default: the game's agent)")
     parser.add_argument("--b", default="", help="agent B: a Hub repo id or a run folder (default: the game's agent)")
-    parser.add_argument("--episodes", type=int, default=10, help=f"games each, 1 to {MAX_EPISODES} (default: 10)")
-    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first game; then +1 (default: 0)")
-    parser.add_argument("--epsilon", type=float, default=EVAL_EPSILON, help="exploration rate (default: 0.01)")
-    parser.add_argument(
-        "--max-steps", type=int, default=EVAL_MAX_STEPS, help=f"step cap per game (default: {EVAL_MAX_STEPS})"
-    )
+    add_protocol_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="folder for compare.mp4")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-
-    def show(finished: int, total: int, rate: float) -> None:
-        print(f"{finished}/{total} games finished, {rate:.0f} steps/s", file=sys.stderr, flush=True)
 
     try:
         episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(
@@ -59,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         game = game_or_default(args.game)
         a, b = contender(game, args.a, folders=True), contender(game, args.b, folders=True)
         print(f"{game.title}: A = {a.repo_id}, B = {b.repo_id}", file=sys.stderr)
-        paired = paired_evaluation(a, b, episodes, first_seed, epsilon, max_steps, progress=show)
+        paired = paired_evaluation(a, b, episodes, first_seed, epsilon, max_steps, progress=printed_games())
         print(f"Rendering seed {first_seed} side by side", file=sys.stderr)
         video = duel_to_folder(a, b, args.out, first_seed, epsilon, min(max_steps, MAX_STEPS_LIMIT))
         shutil.rmtree(segments_folder(args.out), ignore_errors=True)

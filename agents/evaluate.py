@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agents.benchmark import evaluation_summary
 from agents.errors import AgentError
-from agents.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES, evaluate_files, write_evaluation
+from agents.evaluation import add_protocol_arguments, evaluate_files, printed_games, write_evaluation
 from agents.hub import printed_progress
 from agents.offline import GAME_OPTION_HELP, find_agent_files, game_or_default
 
@@ -33,17 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)
     parser.add_argument("--repo-id", default=None, help="a Hub repo in the RL Zoo layout (default: the game's sb3 one)")
-    parser.add_argument("--episodes", type=int, default=10, help=f"games to play, 1 to {MAX_EPISODES} (default: 10)")
-    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first game; then +1 (default: 0)")
-    parser.add_argument(
-        "--epsilon", type=float, default=EVAL_EPSILON, help="exploration rate, 0 = greedy (default: 0.01, the RL Zoo's)"
-    )
-    parser.add_argument(
-        "--max-steps",
-        type=int,
-        default=EVAL_MAX_STEPS,
-        help=f"step cap per game in agent steps (default: {EVAL_MAX_STEPS} = 108,000 frames)",
-    )
+    add_protocol_arguments(parser)
     parser.add_argument("--out", type=Path, default=None, help="folder for results.json and games.csv")
     return parser
 
@@ -51,16 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
-    def show(finished: int, total: int, rate: float) -> None:
-        print(f"{finished}/{total} games finished, {rate:.0f} steps/s", file=sys.stderr, flush=True)
-
     try:
         game = game_or_default(args.game)
         # The files only: each worker loads the agent itself, so the games start without waiting for this process.
         files = find_agent_files(game, args.repo_id, printed_progress())
         print(f"Evaluating {files.repo_id} on {game.env_id}", file=sys.stderr)
         evaluation = evaluate_files(
-            files, game, args.episodes, args.epsilon, args.max_steps, args.first_seed, progress=show
+            files, game, args.episodes, args.epsilon, args.max_steps, args.first_seed, progress=printed_games()
         )
         written = write_evaluation(evaluation, args.out) if args.out else None
     except AgentError as error:

@@ -8,6 +8,7 @@ and no video. The game with seed ``k`` is the one Play shows for seed ``k``, wha
 games or workers. Progress (games finished, steps/s) is read from the workers as they play.
 """
 
+import argparse
 import datetime
 import json
 import os
@@ -108,6 +109,28 @@ def write_evaluation(evaluation: Evaluation, folder: Path) -> tuple[Path, Path]:
     except OSError as error:
         raise AgentError(f"The evaluation's files could not be written in {folder} ({error.strerror}).") from None
     return results, games
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """The evaluation protocol's options, the same for every command line that scores games."""
+    parser.add_argument("--episodes", type=int, default=10, help=f"games to play, 1 to {MAX_EPISODES} (default: 10)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first game; then +1 (default: 0)")
+    parser.add_argument(
+        "--epsilon", type=float, default=EVAL_EPSILON, help="exploration rate, 0 = greedy (default: 0.01, the RL Zoo's)"
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=EVAL_MAX_STEPS,
+        help=f"step cap per game in agent steps (default: {EVAL_MAX_STEPS} = 108,000 frames)",
+    )
+
+
+def printed_games() -> EvaluationProgress:
+    """A ``progress`` for command lines: games finished and steps/s, a line on stderr each report."""
+    return lambda finished, total, rate: print(
+        f"{finished}/{total} games finished, {rate:.0f} steps/s", file=sys.stderr, flush=True
+    )
 
 
 def check_evaluation_inputs(
