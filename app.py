@@ -3,7 +3,6 @@
 import functools
 import json
 import os
-import traceback
 
 import gradio as gr
 from gradio.data_classes import FileData
@@ -123,10 +122,9 @@ def play(game, repo_id, seed, epsilon, max_steps, agent_view, looks, plot_view, 
                     full_video: gr.File(str(result.video), visible=True),
                     steps_csv: gr.File(str(result.csv), visible=True),
                     summary_json: result.summary(),
-                } | learned_updates(result.agent)
+                }
+                yield learned_updates(result.agent)  # after the summary: it may wait for a download
     except Exception as error:
-        if not isinstance(error, AgentError):
-            traceback.print_exc()
         kept = "  \nThe video, plot and files on this page, if any, are from the previous game."
         gr.Warning("Could not play: the reason is under the video.", duration=5)
         yield {summary: failure_markdown("Could not play", error) + kept}
@@ -183,8 +181,6 @@ def evaluate_tab(game, repo_id, episodes, first_seed, epsilon, max_steps, progre
     try:
         report = run_evaluation(game, repo_id, episodes, first_seed, epsilon, max_steps, progress)
     except Exception as error:
-        if not isinstance(error, AgentError):
-            traceback.print_exc()
         return {eval_summary: failure_markdown("Could not evaluate", error)}
     histogram = histogram_data(report.evaluation)
     return {
@@ -245,8 +241,6 @@ def compare_tab(game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, m
                     compare_file: gr.File(str(comparison.video), visible=True),
                 }
     except Exception as error:
-        if not isinstance(error, AgentError):
-            traceback.print_exc()
         yield {compare_summary: failure_markdown("Could not compare", error)}
 
 

@@ -1,6 +1,7 @@
 """How the agent on screen learned: its learning curves, found where they are, shaped for the page's
 plots. Gradio-free; the data come from :mod:`agents.curves`."""
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ from agents.catalog import Game
 from agents.curves import LearningCurves, hub_metrics_curves, run_curves, shipped_curves
 from agents.errors import AgentError
 from agents.hub import check_repo_id, fetch_extra_file
+from agents.run_folder import RunFolder
 
 HUB_METRICS = "train_eval_metrics.zip"  # what rl_zoo3.push_to_hub uploads beside the model
 
@@ -92,5 +94,16 @@ def run_evaluation_curve(status: dict) -> pd.DataFrame | None:
     """A finished training job's evaluations (mean ± std against timesteps), for the Train tab."""
     if not status.get("run_folder"):
         return None
-    curves, _ = run_folder_curves(Path(status["run_folder"]))
+    evaluations = RunFolder(Path(status["run_folder"]), status["env_id"]).evaluations
+    try:
+        written = evaluations.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _evaluation_curve(evaluations, written)
+
+
+@functools.lru_cache(maxsize=4)
+def _evaluation_curve(evaluations: Path, written: int) -> pd.DataFrame | None:
+    """Read once per version of the file, not at every page's status poll (every 2 s)."""
+    curves, _ = run_folder_curves(evaluations.parent)
     return evaluation_plot_data(curves) if curves else None

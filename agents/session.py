@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -125,7 +126,8 @@ def failure_markdown(what: str, error: BaseException) -> str:
     """An error as the page shows it where the result would have been, saying what to do next."""
     if isinstance(error, AgentError):
         reason = str(error)
-    else:  # a bug or an environment failure: said plainly, with its kind, never as a traceback
+    else:  # a bug or an environment failure: said plainly, with its kind; its traceback goes to the log
+        traceback.print_exception(error)
         reason = f"Something went wrong ({type(error).__name__}: {error}). Try again; if it happens again, report it."
     return f"### ⚠️ {what}\n{reason}"
 
