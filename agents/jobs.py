@@ -1,4 +1,5 @@
-"""One training job at a time, run in a process of its own and remembered on disk.
+"""One job at a time (training, or tuning with the RL Zoo's optimizer), run in a process of its own and
+remembered on disk.
 
 The app's :class:`JobManager` starts the job as ``python -m agents.job_worker``, reads its progress
 from disk, cancels it with SIGTERM, and watches it: a worker that dies (a crash in native code, an
@@ -10,7 +11,8 @@ A job's folder (under ``/data`` when the Space has persistent storage) holds ``j
 asked, where it stands), ``progress.json`` (the live numbers, saved every two seconds), the RL Zoo
 run folder with its periodic checkpoints, and at the end the replay video and the staged Hub repo.
 Closing the browser does not stop a job; after a restart, a job that was running resumes from its
-last checkpoint.
+last checkpoint. A tuning job's trials live in its Optuna storage: after a restart, the trials its
+previous worker left running are failed as ``interrupted`` and the study goes on to its total.
 """
 
 import dataclasses
@@ -38,6 +40,16 @@ from agents.publish import hub_repo_id, publish_run
 from agents.run_folder import RunFolder
 from agents.training import LiveProgress, TrainingSettings, evaluate_run, train, training_device
 from agents.training_time import PhaseClock, StepCosts, format_duration, step_costs
+from agents.tuning import (
+    TuningProgress,
+    TuningSettings,
+    open_storage,
+    open_study,
+    resolve_storage,
+    run_study,
+    shown_storage,
+    worker_id,
+)
 
 SAVE_PROGRESS_S = 2
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +62,7 @@ class JobRecord:
     """What a job was asked to do and where it stands: ``job.json``, and the API's job status."""
 
     id: str
-    settings: dict[str, Any]  # a TrainingSettings, as saved
+    settings: dict[str, Any]  # a TrainingSettings (a TuningSettings for a tuning job), as saved
     game: str
     env_id: str
     device: str
@@ -67,6 +79,9 @@ class JobRecord:
     replay: str | None = None
     pushed: str | None = None
     pushed_url: str | None = None
+    kind: str = "train"  # or "tune"
+    workers: list[str] = dataclasses.field(default_factory=list)  # a tuning job's workers so far (host:pid)
+    tuning: dict[str, Any] | None = None  # a TuningResult, as saved, once a tuning job ends
 
     @classmethod
     def from_state(cls, state: Any) -> "JobRecord | None":
@@ -82,6 +97,12 @@ class JobRecord:
     def training_settings(self) -> TrainingSettings:
         return TrainingSettings(**self.settings)
 
+    def tuning_settings(self) -> TuningSettings:
+        return TuningSettings(**self.settings)
+
+    def noun(self) -> str:
+        return "tuning" if self.kind == "tune" else "training"
+
 
 def data_root() -> Path:
     """``$ARENA_DATA_DIR``, else ``/data`` (a Space's persistent storage) if writable, else ``./arena-data``."""
@@ -93,7 +114,7 @@ def data_root() -> Path:
 
 
 class JobManager:
-    """Starts, reports, cancels and resumes the one training job."""
+    """Starts, reports, cancels and resumes the one job, training or tuning."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else data_root()
@@ -130,7 +151,7 @@ class JobManager:
             setattr(record, name, value)
         self._save(record)
 
-    def _save_progress(self, record: JobRecord, progress: LiveProgress) -> None:
+    def _save_progress(self, record: JobRecord, progress: LiveProgress | TuningProgress) -> None:
         _write_state(self._folder(record.id) / "progress.json", progress.snapshot())
 
     def _saved_progress(self, job_id: str) -> dict[str, Any] | None:
@@ -143,23 +164,31 @@ class JobManager:
         return self.process is not None and self.process.poll() is None
 
     def status(self) -> dict[str, Any]:
-        """The current (or last) job, with its live progress; ``{"status": "none"}`` before any job."""
+        """The current (or last) job, with its live progress; ``{"status": "none"}`` before any job. A tuning
+        job's storage is shown with its password hidden."""
         record = self._record()
         if record is None:
             return {"status": "none"}
         if self.unsaved_ending is not None and self.unsaved_ending.id == record.id:
             record = self.unsaved_ending
-        return {**dataclasses.asdict(record), "progress": self._saved_progress(record.id)}
+        state = dataclasses.asdict(record)
+        if record.kind == "tune":
+            state["settings"]["storage"] = shown_storage(record.settings["storage"])
+        return {**state, "progress": self._saved_progress(record.id)}
+
+    def _refuse_if_running(self) -> None:
+        if self.running():
+            status = self.status()
+            noun = "tuning" if status.get("kind") == "tune" else "training"
+            raise AgentError(
+                f"A {noun} job is already running: {progress_line(status)}. Wait for it to finish, or cancel it."
+            )
 
     def start(self, settings: TrainingSettings, progress: ByteProgress | None = None) -> dict[str, Any]:
         """Start a job, or refuse with the running job's progress when one is running. The start agent
         is found (downloaded, if need be, ``progress`` hearing its bytes) before the job exists."""
         with self.lock:
-            if self.running():
-                raise AgentError(
-                    f"A training job is already running: {progress_line(self.status())}. "
-                    "Wait for it to finish, or cancel it."
-                )
+            self._refuse_if_running()
             game = game_or_default(settings.game)
             settings = dataclasses.replace(settings, game=game.key)
             memory = check_memory(settings.resolved_hyperparameters())
@@ -176,22 +205,57 @@ class JobManager:
                 created=time.time(),
                 step_costs=dataclasses.asdict(costs) if costs else None,
             )
-            self._save(record)
-            (self.root / "current").write_text(record.id)
-            self._launch(record, resume=False)
+            self._begin(record)
         return self.status()
 
+    def start_tuning(self, settings: TuningSettings, progress: ByteProgress | None = None) -> dict[str, Any]:
+        """Start a tuning job, or refuse with the running job's progress when one is running. Its storage
+        is reached, its study made or joined (one of another game or budget refused) and its start agent
+        found before the job exists."""
+        with self.lock:
+            self._refuse_if_running()
+            game = settings.resolved_game()
+            storage = resolve_storage(settings.storage, self.root)
+            settings = dataclasses.replace(
+                settings, game=game.key, storage=storage, study_name=settings.resolved_study_name()
+            )
+            memory = check_memory(settings.trial_hyperparameters())
+            open_study(settings, open_storage(storage))
+            if settings.start != "scratch":
+                find_agent_files(game, None if settings.start == "pretrained" else settings.start, progress)
+            record = JobRecord(
+                id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
+                settings=dataclasses.asdict(settings),
+                game=game.key,
+                env_id=game.env_id,
+                device=training_device(),
+                replay_memory_bytes=memory,
+                created=time.time(),
+                step_costs=None,
+                phase="tuning",
+                kind="tune",
+            )
+            self._begin(record)
+        return self.status()
+
+    def _begin(self, record: JobRecord) -> None:
+        self._save(record)
+        (self.root / "current").write_text(record.id)
+        self._launch(record, resume=False)
+
     def cancel(self) -> dict[str, Any]:
-        """Ask the running job to stop after its current step (it then saves what it has)."""
+        """Ask the running job to stop after its current step (it then saves what it has; a tuning job
+        fails its current trial as ``cancelled``)."""
         record = self._record()
         if not self.running() or record is None:
-            raise AgentError("No training job is running.")
+            raise AgentError("No job is running.")
         self._update(record, cancel_requested=True)  # said before the signal, which may end a worker still starting
         self.process.send_signal(signal.SIGTERM)
         return self.status()
 
     def resume_interrupted(self) -> bool:
-        """Restart the job that was running when the process stopped, from its last checkpoint."""
+        """Restart the job that was running when the process stopped, from its last checkpoint (a tuning
+        job: its study, with the trials it left running failed as ``interrupted``)."""
         record = self._record()
         if record is None or record.status != "running" or self.running():
             return False
@@ -238,14 +302,16 @@ class JobManager:
         if record.cancel_requested:  # stopped by the cancel before it could say so itself
             self._update(record, status="cancelled", phase="cancelled")
             return
+        noun = record.noun()
         if code < 0:
             name = signal.Signals(-code).name
+            lower = "steps per trial" if record.kind == "tune" else "buffer_size"
             reason = (
-                f"The training process was killed ({name}): most often the machine ran out of memory. "
-                "Lower buffer_size and start a new job."
+                f"The {noun} process was killed ({name}): most often the machine ran out of memory. "
+                f"Lower {lower} and start a new job."
             )
         else:
-            reason = f"The training process exited unexpectedly (status {code}); the app's log has the details."
+            reason = f"The {noun} process exited unexpectedly (status {code}); the app's log has the details."
         try:
             self._update(record, status="failed", phase="failed", error=reason)
         except OSError as error:  # a full disk: the app says it from memory, and a new job may start
@@ -263,6 +329,9 @@ class JobManager:
         folder = self._folder(job_id)
         exclusive = open(folder / "worker.lock", "w")  # noqa: SIM115 (held for the process's life)
         fcntl.flock(exclusive, fcntl.LOCK_EX)  # waits for a worker of the same job that is still stopping
+        if record.kind == "tune":
+            self._run_tuning(record)
+            return
         settings = record.training_settings()
         hyperparameters = settings.resolved_hyperparameters()
         clock = PhaseClock(hyperparameters, StepCosts(**record.step_costs) if record.step_costs else None)
@@ -311,8 +380,46 @@ class JobManager:
             self._save_progress(record, progress)
             self._prune_checkpoints(record)
 
+    def _run_tuning(self, record: JobRecord) -> None:
+        """Run the job's study until its total, saving the current trial's progress as it goes. A cancel
+        fails the current trial as ``cancelled``; an app gone, as ``interrupted``, and the job is left
+        running for the restarted app to resume."""
+        folder = self._folder(record.id)
+        settings = record.tuning_settings()
+        progress = TuningProgress(settings.n_trials, settings.n_timesteps)
+        earlier = tuple(record.workers)
+        self._update(record, workers=[*record.workers, worker_id()])
+        signal.signal(signal.SIGTERM, lambda *_: progress.stop("cancelled"))
+        if record.cancel_requested:  # the cancel came before the handler was set
+            progress.stop("cancelled")
+        app_gone = threading.Event()
+        stop_saving = threading.Event()
+        saver = threading.Thread(
+            target=self._keep_saving_progress, args=(record, progress, stop_saving, app_gone), daemon=True
+        )
+        saver.start()
+        try:
+            result = run_study(settings, folder, progress, earlier_workers=earlier)
+            if app_gone.is_set():  # left running: the restarted app resumes the study
+                return
+            status = "cancelled" if result.stopped else "finished"
+            self._update(record, status=status, phase=status, tuning=dataclasses.asdict(result))
+        except AgentError as error:
+            self._update(record, status="failed", phase="failed", error=str(error))
+        except Exception as error:  # a job must end with a readable status whatever broke
+            self._update(record, status="failed", phase="failed", error=f"{type(error).__name__}: {error}")
+            traceback.print_exc()
+        finally:
+            stop_saving.set()
+            saver.join()
+            self._save_progress(record, progress)
+
     def _keep_saving_progress(
-        self, record: JobRecord, progress: LiveProgress, stop: threading.Event, app_gone: threading.Event
+        self,
+        record: JobRecord,
+        progress: LiveProgress | TuningProgress,
+        stop: threading.Event,
+        app_gone: threading.Event,
     ) -> None:
         """Every two seconds: save the progress, prune old checkpoints, and stop training if the app that
         started this worker has gone (its parent is then another process)."""
@@ -322,7 +429,10 @@ class JobManager:
             self._prune_checkpoints(record)
             if os.getppid() != app:
                 app_gone.set()
-                progress.cancel_requested = True
+                if isinstance(progress, TuningProgress):
+                    progress.stop("interrupted")
+                else:
+                    progress.cancel_requested = True
 
     def _prune_checkpoints(self, record: JobRecord) -> None:
         """Keep the newest checkpoints only: each holds the network and its optimizer (~40 MB)."""
@@ -376,6 +486,14 @@ def progress_line(status: dict[str, Any]) -> str:
     progress = status.get("progress") or {}
     done, total = progress.get("timesteps", 0), progress.get("total_timesteps", 0)
     rate = progress.get("steps_per_second") or 0.0
+    if status.get("kind") == "tune":
+        trials = f"{progress.get('study_done', 0)}/{progress.get('n_trials', '?')} trials done"
+        if progress.get("trial") is None or status.get("phase") != "tuning":
+            return f"{status.get('game', '?')}: {status.get('phase', '?')}, {trials}"
+        return (
+            f"{status.get('game', '?')}: tuning, {trials}, trial {progress['trial']} at {done:,}/{total:,} steps "
+            f"at {rate:.0f} steps/s"
+        )
     left = progress.get("seconds_left")
     text = f"{status.get('game', '?')}: {status.get('phase', '?')}, {done:,}/{total:,} steps at {rate:.0f} steps/s"
     if left is not None and status.get("phase") == "training":

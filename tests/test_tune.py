@@ -1,0 +1,285 @@
+"""Tuning with the RL Zoo's own optimizer: settings, storages, a real study end to end, its exports, and the job.
+
+The trials are tiny (1,000 steps, one evaluation game) and the sampler seeded with a seed whose first
+trials sample few, small gradient steps (batch_size 32 at most, a gradient step per 4 to 8 environment
+steps), so that each trial takes seconds on two CPU cores. Each process runs PyTorch on one thread, as
+the test workers share those cores.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import yaml
+from optuna.trial import TrialState
+from rl_zoo3 import hyperparams_opt
+from rl_zoo3.exp_manager import ExperimentManager
+
+from agents.errors import AgentError
+from agents.hyperparams import rl_zoo_atari_defaults
+from agents.jobs import JobManager
+from agents.training import TrainingSettings
+from agents.tune_session import best_train_hyperparameters, export_csv, export_yaml, job_study, trials_table
+from agents.tuning import (
+    TuningSettings,
+    _atari_search_space,
+    load_study,
+    open_storage,
+    open_study,
+    searched_hyperparameters,
+)
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+BREAKOUT = "BreakoutNoFrameskip-v4"
+CHEAP_SEED = 868  # its first random trials: batch_size ≤ 32, one gradient step per 4 to 8 environment steps
+TINY = ["--game", "Breakout", "--timesteps", "1000", "--eval-episodes", "1", "--sampler", "random"]
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def tune(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "agents.tune", *arguments]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=ONE_THREAD)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"n_trials": 0}, "Number of trials must be a whole number from 1 to 10,000, not 0."),
+        ({"n_timesteps": 10}, "Steps per trial must be a whole number from 1,000 to 50,000,000, not 10."),
+        ({"n_timesteps": 1e12}, "Steps per trial must be a whole number from 1,000 to 50,000,000"),
+        ({"n_eval_episodes": 0}, "Evaluation games per report must be a whole number from 1 to 100, not 0."),
+        ({"sampler": "grid"}, "The sampler must be one of tpe, random, not 'grid'."),
+        ({"pruner": "halving"}, "The pruner must be one of median, none, not 'halving'."),
+    ],
+)
+def test_absurd_settings_are_refused_with_the_bounds(changes, message):
+    with pytest.raises(AgentError) as refused:
+        TuningSettings(**{"game": "Breakout", **changes})
+    assert str(refused.value).startswith(message)
+
+
+def test_the_command_line_says_a_bad_budget_and_exits_2():
+    run = tune("--game", "Breakout", "--trials", "0", "--timesteps", "1000")
+    assert run.returncode == 2 and run.stdout == ""
+    assert "error: Number of trials must be a whole number from 1 to 10,000, not 0." in run.stderr
+
+
+@pytest.fixture
+def silent_server() -> int:
+    """A port that takes connections and never answers, as a database server that hangs would."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("postgres-on-my-laptop", "is neither a URL nor a journal file"),
+        ("nosuchdb://host/db", "Can't load plugin: sqlalchemy.dialects:nosuchdb"),
+        ("postgresql://tester:hunter2@127.0.0.1:{free}/optuna", "Connection refused"),
+        ("postgresql://tester:hunter2@127.0.0.1:{silent}/optuna", "timeout expired"),
+    ],
+)
+def test_a_bad_storage_fails_fast_with_what_to_do(url, message, silent_server):
+    started = time.monotonic()
+    with pytest.raises(AgentError) as refused:
+        open_storage(url.format(free=free_port(), silent=silent_server))
+    assert time.monotonic() - started < 5 + 5  # the connection timeout, and no retries
+    text = str(refused.value)
+    assert message in text and "postgresql://user:password@host:5432/db" in text
+    assert "hunter2" not in text
+
+
+def test_a_study_of_another_game_or_budget_is_refused(tmp_path):
+    storage = open_storage(str(tmp_path / "journal.log"))
+    breakout = TuningSettings(game="Breakout", n_timesteps=5000, study_name="mine")
+    study = open_study(breakout, storage)
+    assert study.user_attrs["env_id"] == BREAKOUT and study.user_attrs["algo"] == "dqn"
+    assert open_study(breakout, storage).study_name == "mine"  # the same settings join it
+    with pytest.raises(AgentError, match="tunes env_id 'BreakoutNoFrameskip-v4' .not 'PongNoFrameskip-v4'."):
+        open_study(TuningSettings(game="Pong", n_timesteps=5000, study_name="mine"), storage)
+    with pytest.raises(AgentError, match="tunes n_timesteps 5000 .not 2000.; its trials would not compare"):
+        open_study(TuningSettings(game="Breakout", n_timesteps=2000, study_name="mine"), storage)
+    foreign = optuna.create_study(study_name="rl-zoo-ppo", storage=storage, direction="maximize")
+    foreign.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=1.0))
+    with pytest.raises(AgentError, match="'rl-zoo-ppo' on this storage was not made by the Arena's tuner"):
+        open_study(TuningSettings(game="Breakout", study_name="rl-zoo-ppo"), storage)
+
+
+def test_the_search_space_is_the_rl_zoos_but_net_arch():
+    """The RL Zoo's objective finds the sampler in ``HYPERPARAMS_SAMPLER``: ours while a study runs."""
+    original = hyperparams_opt.HYPERPARAMS_SAMPLER["dqn"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    with _atari_search_space():
+        trial = study.ask()
+        sampled = hyperparams_opt.HYPERPARAMS_SAMPLER["dqn"](trial, 4, 1, {"using_her_replay_buffer": False})
+    assert hyperparams_opt.HYPERPARAMS_SAMPLER["dqn"] is original
+    assert "net_arch" not in trial.params and "policy_kwargs" not in sampled
+    assert set(trial.params) == {
+        "one_minus_gamma",
+        "batch_size_pow",
+        "learning_rate",
+        "train_freq",
+        "subsample_steps",
+        "exploration_final_eps",
+        "exploration_fraction",
+        "target_update_interval",
+    }
+    assert sampled == searched_hyperparameters(trial.params)
+
+
+def test_trials_keep_the_rl_zoo_values_but_cap_the_replay_memory_and_learning_starts():
+    fixed = TuningSettings(game="Breakout", n_timesteps=20_000).trial_hyperparameters()
+    rl_zoo = rl_zoo_atari_defaults()
+    assert fixed["buffer_size"] == 20_000 and fixed["learning_starts"] == 2_000 and fixed["n_timesteps"] == 20_000
+    assert {k: v for k, v in fixed.items() if k not in ("buffer_size", "learning_starts", "n_timesteps")} == {
+        k: v for k, v in rl_zoo.items() if k not in ("buffer_size", "learning_starts", "n_timesteps")
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_study(tmp_path_factory) -> tuple[Path, dict]:
+    """``python -m agents.tune``: a real study of two trials on a local journal file."""
+    out = tmp_path_factory.mktemp("tune-cli")
+    run = tune(*TINY, "--trials", "2", "--pruner", "none", "--seed", str(CHEAP_SEED), "--out", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "2/2" in run.stderr  # the progress bar
+    return out, json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_the_command_line_runs_a_study_and_sums_it_up(cli_study):
+    out, summary = cli_study
+    study = load_study(summary["study"], str(out / "tuning" / "optuna-journal.log"))
+    assert summary["study"] == f"dqn-{BREAKOUT}-scratch-1000-steps" and summary["storage"].endswith(".log")
+    assert summary["trials"] == summary["study_trials"] == 2
+    trials = study.get_trials()
+    assert [trial.state for trial in trials] == [TrialState.COMPLETE] * 2
+    best = max(trials, key=lambda trial: trial.value)
+    assert (summary["best_trial"], summary["best_value"], summary["best_params"]) == (
+        best.number,
+        best.value,
+        best.params,
+    )
+    assert summary["best_hyperparameters"] == searched_hyperparameters(best.params)
+    assert {trial.user_attrs["worker"] for trial in trials} == {trials[0].user_attrs["worker"]}
+    assert trials_table(study)["state"].tolist() == ["complete", "complete"]
+
+
+def test_the_csv_export_is_what_the_storage_holds(cli_study, tmp_path):
+    out, summary = cli_study
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(out / "tuning" / "optuna-journal.log"))
+    )
+    study = optuna.load_study(study_name=summary["study"], storage=storage)  # read back independently
+    exported = pd.read_csv(export_csv(load_study(summary["study"], storage_path(out)), tmp_path))
+    held = study.trials_dataframe()
+    assert exported["number"].tolist() == held["number"].tolist()
+    assert exported["state"].tolist() == held["state"].tolist() == ["COMPLETE", "COMPLETE"]
+    assert exported["value"].tolist() == held["value"].tolist()
+    for name in study.trials[0].params:
+        assert exported[f"params_{name}"].tolist() == pytest.approx(held[f"params_{name}"].tolist())
+
+
+def storage_path(out: Path) -> str:
+    return str(out / "tuning" / "optuna-journal.log")
+
+
+def test_the_yaml_export_is_an_rl_zoo_entry_of_the_best_trial(cli_study, tmp_path):
+    out, summary = cli_study
+    path = export_yaml(load_study(summary["study"], storage_path(out)), tmp_path)
+    entry = yaml.safe_load(path.read_text())
+    assert list(entry) == [BREAKOUT]
+    values = entry[BREAKOUT]
+    for name, value in summary["best_hyperparameters"].items():
+        assert values[name] == pytest.approx(value)
+    assert values["n_timesteps"] == rl_zoo_atari_defaults()["n_timesteps"]  # the full run's, not the trial's
+    # The RL Zoo reads it as a dqn.yml: its experiment manager builds the DQN it describes.
+    manager = ExperimentManager(
+        argparse.Namespace(),
+        "dqn",
+        BREAKOUT,
+        str(tmp_path / "logs"),
+        config=str(path),
+        hyperparams={"buffer_size": 1000},
+    )
+    model, _ = manager.setup_experiment()
+    assert model.gamma == pytest.approx(summary["best_hyperparameters"]["gamma"])
+    assert model.batch_size == summary["best_hyperparameters"]["batch_size"]
+    assert len(model.policy.q_net.q_net) == 1  # the Nature CNN's Q head, not the sampler's net_arch
+    model.env.close()
+
+
+def test_the_best_trial_fills_the_train_form(cli_study):
+    out, summary = cli_study
+    values = best_train_hyperparameters(load_study(summary["study"], storage_path(out)))
+    TrainingSettings(game="Breakout", hyperparameters=values)  # the form's checks take them
+    assert values["batch_size"] == summary["best_hyperparameters"]["batch_size"]
+
+
+def wait_for(condition, seconds: float = 180):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+def test_a_tuning_job_runs_one_at_a_time_and_is_cancelled(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    jobs = JobManager(tmp_path)
+    settings = TuningSettings(
+        game="Breakout", n_trials=3, n_timesteps=50_000, n_eval_episodes=1, sampler="random", seed=CHEAP_SEED
+    )
+    status = jobs.start_tuning(settings)
+    assert status["kind"] == "tune" and status["status"] == "running" and status["phase"] == "tuning"
+    with pytest.raises(AgentError, match="A tuning job is already running: Breakout: tuning"):
+        jobs.start(TrainingSettings(game="Breakout", start="scratch", hyperparameters={"n_timesteps": 1000}))
+    wait_for(lambda: (jobs.status()["progress"] or {}).get("timesteps", 0) >= 100)
+    jobs.cancel()
+    status = jobs.wait(timeout=60)
+    assert status["status"] == "cancelled" and status["tuning"]["stopped"] == "cancelled"
+    (trial,) = job_study(jobs).get_trials()
+    assert trial.state == TrialState.FAIL and trial.user_attrs["cancelled"] is True
+    assert trials_table(job_study(jobs))["state"].tolist() == ["failed (cancelled)"]
+
+
+@pytest.mark.slow
+def test_a_tuning_job_resumes_after_its_processes_are_killed(tmp_path):
+    """The app and the worker are killed mid-trial; the restarted app resumes the study: the trial left
+    running is failed as interrupted, and the study goes on to its total."""
+    script = (
+        "import sys, time\n"
+        "from agents.jobs import JobManager\n"
+        "from agents.tuning import TuningSettings\n"
+        "JobManager(sys.argv[1]).start_tuning(TuningSettings(game='Breakout', n_trials=1, n_timesteps=1000,\n"
+        f"    n_eval_episodes=1, sampler='random', pruner='none', seed={CHEAP_SEED}))\n"
+        "time.sleep(600)\n"
+    )
+    app = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=ONE_THREAD)
+    jobs = JobManager(tmp_path)
+    wait_for(lambda: ((jobs.status().get("progress") or {}).get("timesteps") or 0) >= 100)
+    (worker,) = jobs.status()["workers"]
+    app.kill()
+    os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)
+    app.wait(timeout=30)
+    assert jobs.status()["status"] == "running"  # what a restarted app finds
+
+    assert jobs.resume_interrupted()
+    status = jobs.wait(timeout=300)
+    assert status["status"] == "finished", status.get("error")
+    interrupted, complete = job_study(jobs).get_trials()
+    assert interrupted.state == TrialState.FAIL and interrupted.user_attrs["interrupted"] is True
+    assert interrupted.user_attrs["worker"] == worker
+    assert complete.state == TrialState.COMPLETE and complete.user_attrs["worker"] != worker
+    assert status["tuning"]["best_trial"] == complete.number and status["tuning"]["study_trials"] == 2
