@@ -21,8 +21,9 @@ WHEELS=(
     moviepy==2.2.1
     # What those import and the GPU machine lacks (KINDS.md's list): the venv's versions.
     farama-notifications==0.0.6    # gymnasium
-    optuna==5.0.0                  # rl_zoo3 (imports sqlalchemy/alembic only for a storage: not carried)
+    optuna==5.0.0                  # rl_zoo3 (alembic only for a database's schema: not carried)
     colorlog==6.12.0               # optuna
+    sqlalchemy==2.1.9              # agents.tuning, which agents.jobs imports
     sb3-team-hf-integration==3.2   # huggingface_sb3, which rl_zoo3 imports
     wasabi==1.1.3                  # huggingface_sb3
     httpx2==2.16.2                 # huggingface_hub 2.x

@@ -14,7 +14,7 @@ WHEELS=${GPU_WHEELS:-bench/gpu/wheels}
 # moviepy.config would ask imageio-ffmpeg (not carried: ~30 MB of ffmpeg) for ffmpeg at import time;
 # nothing measured encodes video, so it is told to look for a system ffmpeg instead.
 "$PY" -c "import imageio_ffmpeg" 2>/dev/null || export FFMPEG_BINARY=${FFMPEG_BINARY:-auto-detect}
-NEEDED="import gymnasium, ale_py, stable_baselines3, sb3_contrib, rl_zoo3, huggingface_sb3, optuna, moviepy"
+NEEDED="import gymnasium, ale_py, stable_baselines3, sb3_contrib, rl_zoo3, huggingface_sb3, optuna, sqlalchemy, moviepy"
 
 if ! "$PY" -c "$NEEDED" 2>/dev/null; then
     wheels=("$WHEELS"/*.whl)
