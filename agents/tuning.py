@@ -507,12 +507,10 @@ def _counted(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=COUNTED))
 
 
-def _waits_for(study: optuna.Study, trial: FrozenTrial) -> bool:
-    """Whether a running trial of another worker will end by itself: its worker is alive here, or the
-    storage has a heartbeat that fails it if its worker dies."""
-    return isinstance(study._storage, RDBStorage) or trial.user_attrs.get("worker", "").startswith(
-        f"{socket.gethostname()}:"
-    )
+def _waits_for(storage: BaseStorage, trial: FrozenTrial) -> bool:
+    """Whether a running trial of another worker will end by itself: the storage has a heartbeat that
+    fails it if its worker dies, or its worker is a live process of this machine."""
+    return isinstance(storage, RDBStorage) or trial.user_attrs.get("worker", "").startswith(f"{socket.gethostname()}:")
 
 
 def run_study(
@@ -565,14 +563,14 @@ def run_study(
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
             while not progress.stop_reason:
+                if isinstance(storage, RDBStorage):  # trials of workers that stopped beating: failed
+                    optuna.storages.fail_stale_trials(study)
+                fail_dead_workers_trials(study)
                 if _counted(study) < settings.n_trials:
                     study.optimize(objective, callbacks=[after_trial, limit], gc_after_trial=True)
                     continue
-                if isinstance(storage, RDBStorage):
-                    optuna.storages.fail_stale_trials(study)
-                fail_dead_workers_trials(study)
                 others = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                if not any(_waits_for(study, trial) for trial in others):
+                if not any(_waits_for(storage, trial) for trial in others):
                     break
                 time.sleep(1)
         except TrialStopped:

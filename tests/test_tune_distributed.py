@@ -1,0 +1,133 @@
+"""Distributed tuning for real: a PostgreSQL server started here, and ``python -m agents.tune`` workers as
+separate processes on one study, one of them killed mid-trial.
+
+The server comes from Debian's ``postgresql`` package (``/usr/lib/postgresql/*/bin``), started in a
+temporary folder on a free port. ``initdb`` refuses to run as root, as CI may run: then the server runs
+as ``nobody``, owning its data folder.
+"""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from agents.tuning import load_study
+from tests.conftest import free_port
+from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+OTHER_CHEAP_SEED = 1330  # as CHEAP_SEED, another worker's
+
+
+def postgres_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.skip("needs PostgreSQL's server binaries: apt-get install postgresql (Debian's package)")
+    return Path(found[-1]).parent
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A PostgreSQL server of its own, with an empty database ``optuna``; its URL."""
+    binaries = postgres_bin()
+    folder = Path(tempfile.mkdtemp(prefix="arena-postgres-"))
+    folder.chmod(0o755)
+    data, sockets = folder / "data", folder / "sockets"
+    data.mkdir(mode=0o700)
+    sockets.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root
+        shutil.chown(data, "nobody", "nogroup")
+        shutil.chown(sockets, "nobody", "nogroup")
+        as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", "HOME": str(folder)}
+    port = free_port()
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_user, *command], check=True, capture_output=True, env=env, cwd=folder, timeout=120)
+
+    run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
+    run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-w", "start")
+    try:
+        run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "optuna")
+        yield f"postgresql://postgres@127.0.0.1:{port}/optuna"
+    finally:
+        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker(url: str, study: str, trials: int, seed: int, out: Path, hostname: str | None = None) -> subprocess.Popen:
+    """``python -m agents.tune`` on the shared study; with ``hostname``, as a worker on another machine
+    (a UTS namespace of its own), where this machine cannot see whether its process lives."""
+    command = [sys.executable, "-m", "agents.tune", *TINY, "--pruner", "none", "--trials", str(trials)]
+    command += ["--storage", url, "--study-name", study, "--seed", str(seed), "--out", str(out)]
+    if hostname:
+        command = ["unshare", "--uts", "sh", "-c", f'hostname {hostname} && exec "$@"', "sh", *command]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def summary(process: subprocess.Popen) -> dict:
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study_on_postgresql(postgres_url, tmp_path):
+    first = worker(postgres_url, "shared", 3, CHEAP_SEED, tmp_path / "a")
+    second = worker(postgres_url, "shared", 3, OTHER_CHEAP_SEED, tmp_path / "b")
+    one, two = summary(first), summary(second)
+    study = load_study("shared", postgres_url)  # read back independently of both workers
+    trials = study.get_trials()
+    assert [trial.number for trial in trials] == [0, 1, 2]  # every trial once, the total across workers
+    assert [trial.state for trial in trials] == [TrialState.COMPLETE] * 3
+    workers = [trial.user_attrs["worker"] for trial in trials]
+    assert len(set(workers)) == 2 and one["trials"] + two["trials"] == 3 and min(one["trials"], two["trials"]) >= 1
+    best = study.best_trial
+    for said in (one, two):  # the same best, whichever worker is asked
+        assert (said["best_trial"], said["best_value"], said["study_trials"]) == (best.number, best.value, 3)
+        assert said["storage"] == postgres_url and said["study"] == "shared"
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_leaves_the_study_to_the_others(postgres_url, tmp_path):
+    """Killed on "another machine", its trial is failed by the storage's heartbeat once its grace period
+    has passed, and the survivor runs a trial in its place to the study's total."""
+    can_rename = subprocess.run(["unshare", "--uts", "true"], capture_output=True).returncode == 0
+    doomed = worker(postgres_url, "crash", 2, CHEAP_SEED, tmp_path / "a", "elsewhere" if can_rename else None)
+    storage = optuna.storages.RDBStorage(postgres_url)
+
+    def running_trials() -> list:
+        try:
+            return optuna.load_study(study_name="crash", storage=storage).get_trials(states=(TrialState.RUNNING,))
+        except KeyError:  # not made yet
+            return []
+
+    deadline = time.monotonic() + 120
+    while not running_trials():
+        assert time.monotonic() < deadline and doomed.poll() is None
+        time.sleep(0.5)
+    time.sleep(3)  # mid-trial
+    doomed.send_signal(signal.SIGKILL)
+    doomed.communicate()
+
+    survivor = summary(worker(postgres_url, "crash", 2, OTHER_CHEAP_SEED, tmp_path / "b"))
+    trials = load_study("crash", postgres_url).get_trials()
+    killed = trials[0]
+    assert killed.state == TrialState.FAIL
+    assert killed.user_attrs["worker"].startswith("elsewhere:" if can_rename else "")
+    assert [trial.state for trial in trials[1:]] == [TrialState.COMPLETE] * 2
+    assert survivor["trials"] == 2 and survivor["study_trials"] == 3 and survivor["best_trial"] in (1, 2)
