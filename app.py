@@ -40,6 +40,8 @@ from agents.train_session import (
     cancel_training,
     controls,
     default_hyperparameters,
+    fast_preset_note,
+    fast_preset_values,
     form_note,
     job_form_values,
     plan_note,
@@ -291,16 +293,36 @@ def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | Non
     games = game_dropdown_update()
     updates = {game: games, eval_game: games, compare_game: games, train_game: games}
     updates[push_text] = push_note(token.token if token else None)
-    updates[plan] = plan_note(form["hyperparameters"] if form else DEFAULTS, wait=False)
+    updates[plan] = plan_note(
+        form["hyperparameters"] if form else DEFAULTS, False, form["start"] if form else "pretrained"
+    )
     if form is not None:
         updates |= {train_game: gr.Dropdown(choices=games.choices, value=form["game"]), start: form["start"]}
         updates |= {start_repo: form["start_repo"], train_seed: form["seed"], save_every: form["save_freq"]}
         updates |= {fields[name]: value for name, value in form["hyperparameters"].items()}
+        updates |= {fast: form["hyperparameters"]["n_envs"] > 1, values_note: form_note(form["start"])}
     return updates | show_job(None, token, profile)
 
 
-def plan_of_form(*values) -> str:
-    return plan_note(dict(zip(EDITABLE, values, strict=True)))
+def plan_of_form(start_from, *values) -> str:
+    return plan_note(dict(zip(EDITABLE, values, strict=True)), start=start_from)
+
+
+def notes_of_form(start_from, *values) -> tuple[str, str]:
+    """What the run on the form will take here, and what the fast preset does, as the form changes."""
+    hyperparameters = dict(zip(EDITABLE, values, strict=True))
+    return plan_note(hyperparameters, start=start_from), fast_preset_note(hyperparameters)
+
+
+def values_for_start(start_from, fast_on):
+    """A new start puts its values in the form (fine-tuning values from a trained agent), with why."""
+    start_key = "scratch" if start_from == "scratch" else "pretrained"
+    values = fast_preset_values(default_hyperparameters(start_key), fast_on)
+    return [form_note(start_key), *values.values()]
+
+
+def fast_preset_fields(fast_on, *values):
+    return list(fast_preset_values(dict(zip(EDITABLE, values, strict=True)), fast_on).values())
 
 
 def start_job(
@@ -320,6 +342,9 @@ def start_job(
     target_update_interval,
     train_freq,
     gradient_steps,
+    exploration_initial_eps,
+    gamma,
+    n_envs,
     profile: gr.OAuthProfile | None,
     progress=PROGRESS_BAR,
 ):
@@ -361,24 +386,30 @@ def push_job(profile: gr.OAuthProfile | None, token: gr.OAuthToken | None):
 def train_api(
     game: str = "",
     start: str = "pretrained",
-    n_timesteps: int = int(DEFAULTS["n_timesteps"]),
-    learning_rate: float = DEFAULTS["learning_rate"],
-    buffer_size: int = DEFAULTS["buffer_size"],
-    learning_starts: int = DEFAULTS["learning_starts"],
-    batch_size: int = DEFAULTS["batch_size"],
-    exploration_fraction: float = DEFAULTS["exploration_fraction"],
-    exploration_final_eps: float = DEFAULTS["exploration_final_eps"],
-    target_update_interval: int = DEFAULTS["target_update_interval"],
-    train_freq: int = DEFAULTS["train_freq"],
-    gradient_steps: int = DEFAULTS["gradient_steps"],
+    n_timesteps: int | None = None,
+    learning_rate: float | None = None,
+    buffer_size: int | None = None,
+    learning_starts: int | None = None,
+    batch_size: int | None = None,
+    exploration_fraction: float | None = None,
+    exploration_final_eps: float | None = None,
+    target_update_interval: int | None = None,
+    train_freq: int | None = None,
+    gradient_steps: int | None = None,
+    exploration_initial_eps: float | None = None,
+    gamma: float | None = None,
+    n_envs: int | None = None,
     seed: int = 0,
     secret: str = "",
     save_freq: int = DEFAULT_SAVE_FREQ,
 ) -> dict:
     """Start a training job (game empty: the first whose agent can play here; start: "pretrained",
-    "scratch" or a Hub repo id; save_freq: steps between checkpoints). Returns its status; a second job
-    while one runs is refused with the running job's progress."""
-    hyperparameters = {name: value for name, value in locals().items() if name in EDITABLE}
+    "scratch" or a Hub repo id; save_freq: steps between checkpoints). A hyperparameter left out takes
+    the Train form's value for the start: fine-tuning values from a trained agent, the RL Zoo's from
+    scratch (shortened on a CPU). Returns its status; a second job while one runs is refused with the
+    running job's progress."""
+    given = {name: value for name, value in locals().items() if name in EDITABLE and value is not None}
+    hyperparameters = default_hyperparameters("scratch" if start == "scratch" else "pretrained") | given
     return start_training(jobs, game, start, seed, hyperparameters, None, secret, save_freq)
 
 
@@ -584,7 +615,9 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                     info="a restarted job resumes from its last checkpoint; each takes tens of MB",
                 )
             with gr.Column(scale=2, min_width=300):
-                gr.Markdown(form_note())
+                values_note = gr.Markdown(form_note())
+                fast = gr.Checkbox(label="Fast preset: environments in parallel, one per core", value=False)
+                fast_note = gr.Markdown(fast_preset_note(DEFAULTS))
                 with gr.Row():
                     fields = {
                         name: gr.Number(
@@ -616,7 +649,10 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
         job_outputs += [start_button, cancel_button, push_button]
         field_list = list(fields.values())
         start.change(lambda choice: gr.Textbox(visible=choice == "repo"), start, start_repo, api_visibility="private")
-        gr.on([field.change for field in field_list], plan_of_form, field_list, plan, api_visibility="private")
+        start.input(values_for_start, [start, fast], [values_note, *field_list], api_visibility="private")
+        fast.input(fast_preset_fields, [fast, *field_list], field_list, api_visibility="private")
+        field_changes = [field.change for field in field_list]
+        gr.on(field_changes, notes_of_form, [start, *field_list], [plan, fast_note], api_visibility="private")
         start_button.click(
             start_job,
             [train_game, start, start_repo, train_seed, secret, save_every, *field_list],
@@ -638,9 +674,9 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
         load_page,
         None,
         [game, eval_game, compare_game, train_game, push_text, plan, start, start_repo, train_seed, save_every]
-        + [*field_list, *job_outputs],
+        + [fast, values_note, *field_list, *job_outputs],
         api_visibility="private",
-    ).then(plan_of_form, field_list, plan, api_visibility="private", show_progress="hidden")  # once timed
+    ).then(plan_of_form, [start, *field_list], plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")
     gr.api(evaluate_api, api_name="evaluate")
     gr.api(curves_api, api_name="curves")

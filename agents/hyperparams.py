@@ -1,10 +1,14 @@
-"""The RL Zoo's DQN hyperparameters for Atari, the ones a user may change, and what they cost in memory."""
+"""The RL Zoo's DQN hyperparameters for Atari, the ones a user may change, the values a run starts
+from (the RL Zoo's from scratch, fine-tuning values from a trained agent, the fast preset), and what
+they cost in memory."""
 
+import inspect
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import yaml
+from stable_baselines3 import DQN
 
 from agents.errors import AgentError
 from agents.numbers import user_number
@@ -24,21 +28,92 @@ EDITABLE: dict[str, Hyperparameter] = {
     "n_timesteps": Hyperparameter(int, 1_000, 50_000_000, "environment steps to train for"),
     "learning_rate": Hyperparameter(float, 1e-7, 0.1, "Adam's step size"),
     "buffer_size": Hyperparameter(int, 1_000, 10_000_000, "transitions the replay memory holds"),
-    "learning_starts": Hyperparameter(int, 0, 10_000_000, "steps of random play before learning starts"),
+    "learning_starts": Hyperparameter(
+        int, 0, 10_000_000, "steps before learning: random play from scratch, the agent's own from a trained start"
+    ),
     "batch_size": Hyperparameter(int, 1, 4096, "transitions per gradient step"),
-    "exploration_fraction": Hyperparameter(float, 0.0, 1.0, "share of training over which ε decays from 1"),
+    "exploration_fraction": Hyperparameter(float, 0.0, 1.0, "share of training over which ε decays to its final value"),
     "exploration_final_eps": Hyperparameter(float, 0.0, 1.0, "ε after the decay"),
     "target_update_interval": Hyperparameter(int, 1, 10_000_000, "steps between target-network updates"),
     "train_freq": Hyperparameter(int, 1, 10_000, "environment steps between gradient updates"),
     "gradient_steps": Hyperparameter(int, 1, 1_000, "gradient steps per update"),
+    "exploration_initial_eps": Hyperparameter(float, 0.0, 1.0, "ε at the start of training"),
+    "gamma": Hyperparameter(float, 0.8, 0.99999, "discount factor of future rewards"),
+    "n_envs": Hyperparameter(int, 1, 64, "environments stepped at once, each in a process of its own"),
 }
 OBSERVATION_BYTES = 4 * 84 * 84  # four stacked 84x84 uint8 frames
 
 
 def rl_zoo_atari_defaults() -> dict[str, Any]:
-    """The ``atari`` entry of the RL Zoo's own ``hyperparams/dqn.yml``, as ``rl_zoo3.train`` uses it."""
+    """The ``atari`` entry of the RL Zoo's own ``hyperparams/dqn.yml``, as ``rl_zoo3.train`` uses it, with
+    the editable values it leaves to others filled in as they are then: SB3's ``DQN`` defaults (γ, the
+    starting ε) and the RL Zoo's one environment."""
     text = resources.files("rl_zoo3").joinpath("hyperparams", "dqn.yml").read_text()
-    return dict(yaml.safe_load(text)["atari"])
+    entry = dict(yaml.safe_load(text)["atari"])
+    sb3_defaults = inspect.signature(DQN.__init__).parameters
+    left_to_sb3 = {name: sb3_defaults[name].default for name in ("gamma", "exploration_initial_eps")}
+    return {**left_to_sb3, "n_envs": 1, **entry}
+
+
+def rl_zoo_overrides(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """What ``hyperparameters`` change in the RL Zoo's values: the ``--hyperparams`` of ``rl_zoo3.train``."""
+    rl_zoo = rl_zoo_atari_defaults()
+    return {name: value for name, value in hyperparameters.items() if rl_zoo.get(name) != value}
+
+
+# Fine-tuning a trained agent. The RL Zoo's values are for a start from scratch: ε from 1.0 and 100,000
+# steps of random play before learning, over 10M steps. From a trained agent they would throw its skill
+# away. Instead: ε starts at 0.05, near the 0.01 the RL Zoo's agents ended training with (their
+# config.yml), so the agent keeps playing its own game; learning starts once the agent's own play has
+# filled the replay memory (learning_starts = buffer_size), so the first gradient steps do not overfit
+# a few thousand transitions; and the budget is hundreds of thousands of steps, not millions.
+FINE_TUNING = {
+    "n_timesteps": 500_000,
+    "buffer_size": 100_000,
+    "learning_starts": 100_000,
+    "exploration_initial_eps": 0.05,
+    "exploration_final_eps": 0.01,
+}
+
+
+def start_values(start: str) -> dict[str, Any]:
+    """A run's values before the user's changes: the RL Zoo's from scratch, fine-tuning values from a
+    trained agent (``start`` "pretrained" or a Hub repo id)."""
+    values = rl_zoo_atari_defaults()
+    return values if start == "scratch" else {**values, **FINE_TUNING}
+
+
+def target_update_transitions(hyperparameters: dict[str, Any]) -> int:
+    """Transitions between target-network updates as SB3 counts them: every
+    ``target_update_interval // n_envs`` steps of ``n_envs`` environments."""
+    n_envs = int(hyperparameters.get("n_envs", 1))
+    return max(int(hyperparameters["target_update_interval"]) // n_envs, 1) * n_envs
+
+
+def replay_ratio(hyperparameters: dict[str, Any]) -> float:
+    """Gradient steps per transition: ``gradient_steps`` every ``train_freq`` steps of ``n_envs`` environments."""
+    n_envs = int(hyperparameters.get("n_envs", 1))
+    return int(hyperparameters["gradient_steps"]) / (int(hyperparameters["train_freq"]) * n_envs)
+
+
+def fast_n_envs(hyperparameters: dict[str, Any], cores: int) -> int:
+    """The fast preset's environments: as many as the cores, but a divisor of ``target_update_interval``
+    so the target network is still updated every ``target_update_interval`` transitions."""
+    interval = int(hyperparameters["target_update_interval"])
+    return max(n for n in range(1, max(cores, 1) + 1) if interval % n == 0)
+
+
+def fast_preset(hyperparameters: dict[str, Any], n_envs: int) -> dict[str, Any]:
+    """The same learning with ``n_envs`` environments stepped in parallel processes.
+
+    SB3 counts ``train_freq`` in steps of all environments at once, so with ``n_envs`` environments
+    each update follows ``n_envs`` times as many transitions: ``gradient_steps`` grows as much, which
+    keeps the gradient steps per transition (the replay ratio) the RL Zoo's. The batch size, the
+    target-network period (SB3 divides it by ``n_envs``), the exploration schedule, ``learning_starts``
+    and the replay memory are counted in transitions and stay as they are.
+    """
+    base = int(hyperparameters["gradient_steps"]) // int(hyperparameters.get("n_envs", 1)) or 1
+    return {**hyperparameters, "n_envs": n_envs, "gradient_steps": base * n_envs}
 
 
 def check_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:

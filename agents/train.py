@@ -8,13 +8,14 @@ Thin beside the library it calls, as the RL Zoo keeps ``train.py`` beside ``exp_
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from huggingface_hub import get_token
 
 from agents.errors import AgentError
-from agents.hyperparams import EDITABLE, rl_zoo_atari_defaults
+from agents.hyperparams import EDITABLE, fast_n_envs, fast_preset, rl_zoo_atari_defaults, start_values
 from agents.offline import GAME_OPTION_HELP, game_or_default
 from agents.publish import hub_repo_id, hub_username, publish_run
 from agents.training import TrainingSettings, evaluate_run, train, training_device
@@ -22,11 +23,16 @@ from agents.training import TrainingSettings, evaluate_run, train, training_devi
 CLI_DESCRIPTION = """Train (or fine-tune) a DQN Atari agent with the RL Zoo's experiment manager
 and its DQN Atari hyperparameters, then score it over seeded games, render a
 replay, and stage (or push) it in the RL Zoo's Hub layout. The last line
-printed is a JSON summary."""
+printed is a JSON summary.
+
+From a trained agent (--from pretrained or a repo), values not given are
+fine-tuning values (epsilon from 0.05, learning once the agent's own play has
+filled learning_starts transitions, 500,000 steps); from scratch, the RL Zoo's."""
 CLI_EXAMPLES = """examples:
   python -m agents.train --game Breakout --timesteps 2000 --learning-starts 500 --buffer-size 2000 --out runs/
   python -m agents.train --game Pong --timesteps 500000 --learning-starts 20000 --out runs/  # needs the Hub
-  python -m agents.train --game Breakout --timesteps 1000000 --out runs/ --push  # needs the Hub and a token"""
+  python -m agents.train --game Breakout --timesteps 1000000 --out runs/ --push  # needs the Hub and a token
+  python -m agents.train --game Pong --from scratch --timesteps 10000000 --fast --out runs/  # a GPU, many cores"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload the result to the Hub, as OWNER/NAME or, with no value, as <you>/dqn-<EnvId>; the token "
         "is this machine's (HF_TOKEN or hf auth login)",
     )
+    parser.add_argument(
+        "--fast",
+        nargs="?",
+        type=int,
+        const=0,
+        metavar="N_ENVS",
+        help="the fast preset: N_ENVS environments (default: one per core, a divisor of target_update_interval) "
+        "stepped in parallel processes, gradient_steps scaled to keep the RL Zoo's gradient steps per transition, "
+        "and cuDNN autotuning and TF32 on a GPU",
+    )
     for name, rule in EDITABLE.items():
         if name != "n_timesteps":
             meaning = f"{rule.meaning} (RL Zoo: {rl_zoo_atari_defaults()[name]})"
@@ -71,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {name: value for name, value in overrides.items() if value is not None}
     try:
         game = game_or_default(args.game)
+        if args.fast is not None:
+            values = {**start_values(args.start), **overrides}
+            fast = fast_preset(values, args.fast or fast_n_envs(values, os.cpu_count() or 1))
+            overrides |= {"n_envs": fast["n_envs"], "gradient_steps": fast["gradient_steps"]}
         settings = TrainingSettings(
             game=game.key,
             start=args.start,

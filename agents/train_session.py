@@ -18,7 +18,17 @@ from agents.access import (
 )
 from agents.errors import AgentError
 from agents.hub import ByteProgress
-from agents.hyperparams import EDITABLE, check_hyperparameters, memory_note, rl_zoo_atari_defaults
+from agents.hyperparams import (
+    EDITABLE,
+    FINE_TUNING,
+    check_hyperparameters,
+    fast_n_envs,
+    fast_preset,
+    memory_note,
+    replay_ratio,
+    start_values,
+    target_update_transitions,
+)
 from agents.jobs import JobManager, progress_line
 from agents.publish import hub_username
 from agents.training import TrainingSettings, training_device
@@ -28,25 +38,70 @@ SMOOTHING_EPISODES = 20
 DEFAULT_SAVE_FREQ = TrainingSettings.save_freq
 
 
-CPU_RUN = {"n_timesteps": 50_000, "buffer_size": 50_000, "learning_starts": 5_000}  # minutes, not days, on a CPU
+# Minutes, not days, on a CPU: from scratch, and fine-tuning (the memory still filled by the agent's own play).
+CPU_RUN = {"n_timesteps": 50_000, "buffer_size": 50_000, "learning_starts": 5_000}
+CPU_FINE_TUNING = {"n_timesteps": 50_000, "buffer_size": 10_000, "learning_starts": 10_000}
 
 
-def default_hyperparameters() -> dict[str, Any]:
-    """The Train form's values: the RL Zoo's DQN Atari values, shortened to a fine-tuning run of a few
-    minutes when training runs on a CPU (10M steps take days there)."""
-    defaults = rl_zoo_atari_defaults()
+def default_hyperparameters(start: str = "pretrained") -> dict[str, Any]:
+    """The Train form's values for a start: the RL Zoo's DQN Atari values from scratch, fine-tuning
+    values from a trained agent; shortened to a run of minutes when training runs on a CPU (10M steps
+    take days there)."""
+    values = start_values(start)
     if training_device() == "cpu":
-        defaults.update(CPU_RUN)
-    return _editable(defaults)
+        values.update(CPU_RUN if start == "scratch" else CPU_FINE_TUNING)
+    return _editable(values)
 
 
-def form_note() -> str:
-    """Where the form's values come from."""
-    note = "Hyperparameters: the RL Zoo's DQN values for Atari (`rl_zoo3/hyperparams/dqn.yml`)"
+def form_note(start: str = "pretrained") -> str:
+    """Where the form's values come from, and why."""
+    if start == "scratch":
+        note = "Hyperparameters: the RL Zoo's DQN values for Atari (`rl_zoo3/hyperparams/dqn.yml`)"
+        shortened = CPU_RUN
+    else:
+        fine = FINE_TUNING
+        note = (
+            "Hyperparameters: **fine-tuning values**. The RL Zoo's values (`rl_zoo3/hyperparams/dqn.yml`) are "
+            "for a start from scratch: ε from 1.0 and 100,000 steps of random play would throw the agent's skill "
+            f"away. Here ε starts at {fine['exploration_initial_eps']}, near the {fine['exploration_final_eps']} the "
+            "agent ended its training with, learning starts once the agent's own play has filled the replay "
+            "memory (learning_starts = buffer_size), and the budget is hundreds of thousands of steps, not 10M"
+        )
+        shortened = CPU_FINE_TUNING
     if training_device() != "cpu":
         return note + "."
-    shortened = ", ".join(f"{name} {value:,}" for name, value in CPU_RUN.items())
-    return f"{note}, but {shortened} for a run of minutes on a CPU."
+    shortened_text = ", ".join(f"{name} {value:,}" for name, value in shortened.items())
+    return f"{note}; {shortened_text} for a run of minutes on a CPU."
+
+
+def fast_preset_values(hyperparameters: dict[str, Any], on: bool) -> dict[str, Any]:
+    """The form's values with the fast preset on (environments in parallel, :func:`agents.hyperparams.fast_preset`)
+    or off (one environment, as the RL Zoo trains)."""
+    values = {**hyperparameters}
+    n_envs = fast_n_envs(values, os.cpu_count() or 1) if on else 1
+    return _editable({**values, **fast_preset(values, n_envs)})
+
+
+def fast_preset_note(hyperparameters: dict[str, Any]) -> str:
+    """Why the fast preset is faster, and that it learns as the RL Zoo's run does, in the form's numbers."""
+    try:
+        values = {**start_values("scratch"), **check_hyperparameters(hyperparameters)}
+    except AgentError:
+        return ""
+    n_envs = int(values["n_envs"])
+    if n_envs == 1:
+        return (
+            f"One environment, as the RL Zoo trains. The fast preset steps {fast_n_envs(values, os.cpu_count() or 1)} "
+            f"at once, one per core ({os.cpu_count()} here), for a machine with a GPU and several cores."
+        )
+    return (
+        f"**Fast preset**: {n_envs} environments step at once, each in a process of its own on its own core, and "
+        "the network chooses all their actions in one batch; on a GPU, cuDNN autotuning and TF32 matrix products "
+        f"speed up the gradient steps. The learning is the RL Zoo's: {replay_ratio(values):g} gradient steps per "
+        f"transition (gradient_steps {values['gradient_steps']} every train_freq {values['train_freq']} steps of "
+        f"{n_envs} environments), batches of {values['batch_size']}, the target network updated every "
+        f"{target_update_transitions(values):,} transitions, ε and learning_starts counted in transitions."
+    )
 
 
 def _editable(values: dict[str, Any]) -> dict[str, Any]:
@@ -54,11 +109,11 @@ def _editable(values: dict[str, Any]) -> dict[str, Any]:
     return {name: rule.kind(values[name]) for name, rule in EDITABLE.items()}
 
 
-def plan_note(hyperparameters: dict[str, Any], wait: bool = True) -> str:
+def plan_note(hyperparameters: dict[str, Any], wait: bool = True, start: str = "scratch") -> str:
     """What the run on the form will take here, said before it starts: replay memory and time (with
     ``wait`` False, a note that this machine is being timed, while it is)."""
     try:
-        checked = {**rl_zoo_atari_defaults(), **check_hyperparameters(hyperparameters)}
+        checked = {**start_values("scratch"), **check_hyperparameters(hyperparameters)}
     except AgentError as error:
         return f"**Check the form**: {error}"
     memory = memory_note(checked)
@@ -69,12 +124,17 @@ def plan_note(hyperparameters: dict[str, Any], wait: bool = True) -> str:
     costs = step_costs(device, wait)
     if costs is None:
         return f"{memory}  \nTime: timing this machine's training speed (a few seconds after the app starts)…"
-    seconds = costs.estimate_seconds(checked)
+    own_play = start != "scratch"
+    seconds = costs.estimate_seconds(checked, own_play=own_play)
     learning_rate = 1 / costs.learning_step(checked)
+    parallel = int(checked["n_envs"]) > 1
     time_note = (
         f"Time: **{format_duration(seconds)}** on {where()}'s {device.upper()} "
-        f"(measured here: {1 / costs.random_step:,.0f} steps/s of random play until learning_starts, then "
-        f"{learning_rate:,.0f} steps/s while learning), then a minute or so to score it and render a replay."
+        f"(measured here: {1 / costs.first_phase_step(checked, own_play):,.0f} steps/s of "
+        f"{'the agent acting' if own_play else 'random play'} until learning_starts, "
+        f"then {learning_rate:,.0f} steps/s while learning"
+        + ("; the gain of the parallel environments is estimated, not measured" if parallel else "")
+        + "), then a minute or so to score it and render a replay."
     )
     return f"{memory}  \n{time_note}"
 
@@ -164,13 +224,14 @@ def job_settings_line(status: dict[str, Any]) -> str:
     settings = status.get("settings") or {}
     start = settings.get("start", "pretrained")
     start_text = {"pretrained": "the pretrained agent", "scratch": "scratch"}.get(start, start)
-    rl_zoo = _editable(rl_zoo_atari_defaults())
+    base = _editable(start_values(start))
     changed = [
         f"{name} {value:,}" if isinstance(value, int) else f"{name} {value:g}"
         for name, value in (settings.get("hyperparameters") or {}).items()
-        if name in rl_zoo and value != rl_zoo[name]
+        if name in base and value != base[name]
     ]
-    hyperparameters = f"the RL Zoo's values but {', '.join(changed)}" if changed else "the RL Zoo's values"
+    values = "the RL Zoo's values" if start == "scratch" else "fine-tuning values"
+    hyperparameters = f"{values} but {', '.join(changed)}" if changed else values
     return f"{status.get('game', '?')} from {start_text}, seed {settings.get('seed', 0)}, {hyperparameters}"
 
 
@@ -180,7 +241,7 @@ def job_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
     if not settings:
         return None
     start = settings["start"]
-    values = _editable({**rl_zoo_atari_defaults(), **settings["hyperparameters"]})
+    values = _editable({**start_values(start), **settings["hyperparameters"]})
     return {
         "game": status["game"],
         "start": start if start in ("pretrained", "scratch") else "repo",

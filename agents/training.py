@@ -29,7 +29,7 @@ from agents.checkpoint import Checkpoint, build_q_function, read_checkpoint
 from agents.episode import EpisodeResult, play_to_folder
 from agents.errors import AgentError
 from agents.evaluation import EVAL_EPSILON, Evaluation, evaluate
-from agents.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
+from agents.hyperparams import check_hyperparameters, check_memory, rl_zoo_overrides, start_values
 from agents.numbers import MAX_SEED, user_number
 from agents.offline import find_agent_files, game_or_default
 from agents.run_folder import ALGO, RunFolder
@@ -58,12 +58,28 @@ class TrainingSettings:
             self.save_freq = user_number(interval, self.save_freq, 100, 10**8, whole=True, hint="Or -1: none.")
 
     def resolved_hyperparameters(self) -> dict[str, Any]:
-        """The RL Zoo defaults with this run's overrides."""
-        return {**rl_zoo_atari_defaults(), **check_hyperparameters(self.hyperparameters)}
+        """The run's values: the RL Zoo's from scratch or fine-tuning values from a trained agent
+        (:func:`agents.hyperparams.start_values`), with this run's changes."""
+        return {**start_values(self.start), **check_hyperparameters(self.hyperparameters)}
 
 
 def training_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def gpu_fast_paths(enabled: bool):
+    """cuDNN's autotuning (it picks the fastest convolution kernels for the fixed 84×84 input) and TF32
+    matrix products (tensor cores, 10-bit mantissa inputs with float32 accumulation) while the block runs.
+    They are process-wide switches, so they are put back afterwards."""
+    backends = torch.backends
+    saved = (backends.cudnn.benchmark, backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
+    if enabled:
+        backends.cudnn.benchmark = backends.cuda.matmul.allow_tf32 = backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        backends.cudnn.benchmark, backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32 = saved
 
 
 class LiveProgress(BaseCallback):
@@ -115,7 +131,16 @@ class LiveProgress(BaseCallback):
             "exploration_rate": self.exploration_rate,
             "loss": self.loss,
             "episodes": list(self.episodes),
+            **self.where_it_runs(),
         }
+
+    def where_it_runs(self) -> dict[str, Any]:
+        """The Q-network's device and the most GPU memory the run has taken: proof of where it learns."""
+        if self.model is None:
+            return {"parameter_device": None, "cuda_max_memory_bytes": None}
+        device = next(self.model.policy.q_net.parameters()).device
+        memory = torch.cuda.max_memory_allocated() if device.type == "cuda" else 0
+        return {"parameter_device": str(device), "cuda_max_memory_bytes": memory}
 
 
 def _read_start_checkpoint(start: str, game: Game) -> tuple[str, Checkpoint]:
@@ -158,7 +183,7 @@ def _experiment_args(
         trained_agent=settings.start,
         env_kwargs=None,
         device=training_device(),
-        vec_env="dummy",
+        vec_env=vec_env_type(hyperparameters),
     )
 
 
@@ -174,8 +199,9 @@ def latest_readable_checkpoint(run: RunFolder) -> tuple[Checkpoint, int] | None:
 
 
 class ReplayRefill(BaseCallback):
-    """After a restart the replay memory is empty: hold the gradient steps until the restored policy
-    has played ``transitions`` steps into it (SB3 would otherwise learn from the first few)."""
+    """Hold the gradient steps until the agent's own play has put ``transitions`` transitions in the
+    replay memory: after a restart (the memory is empty; SB3 would otherwise learn from the first few),
+    and when fine-tuning a trained agent (see :func:`train`)."""
 
     def __init__(self, transitions: int) -> None:
         super().__init__()
@@ -186,7 +212,8 @@ class ReplayRefill(BaseCallback):
         self.gradient_steps, self.model.gradient_steps = self.model.gradient_steps, 0
 
     def _on_step(self) -> bool:
-        if self.model.gradient_steps == 0 and self.model.replay_buffer.size() >= self.transitions:
+        memory = self.model.replay_buffer
+        if self.model.gradient_steps == 0 and memory.size() * memory.n_envs >= self.transitions:
             self.model.gradient_steps = self.gradient_steps
         return True
 
@@ -205,8 +232,8 @@ def train(
     """
     game = game_or_default(settings.game)
     env_id = game.env_id
-    overrides = check_hyperparameters(settings.hyperparameters)
-    hyperparameters = {**rl_zoo_atari_defaults(), **overrides}
+    hyperparameters = settings.resolved_hyperparameters()
+    overrides = rl_zoo_overrides(hyperparameters)
     check_memory(hyperparameters)
     total = int(hyperparameters["n_timesteps"])
     out = Path(out)
@@ -231,6 +258,7 @@ def train(
         device=training_device(),
         show_progress=show_progress_bar,
         verbose=0,
+        vec_env_type=vec_env_type(hyperparameters),
     )
     if resume_run is not None:
         manager.save_path = str(resume_run.path)
@@ -250,21 +278,35 @@ def train(
     run.env_kwargs.write_text(yaml.safe_dump({}))
 
     callbacks = [*manager.callbacks]
+    learning_starts = min(int(hyperparameters["learning_starts"]), int(hyperparameters["buffer_size"]))
+    if settings.start != "scratch":
+        # SB3 plays uniformly random actions until learning_starts. A trained agent plays its own game
+        # from the first step instead, and its gradient steps wait until that play fills learning_starts
+        # transitions of the replay memory.
+        model.learning_starts = 0
+        callbacks.append(ReplayRefill(learning_starts))
     if checkpoint is not None:
         model.policy.load_state_dict(checkpoint[0].state_dict)
         model.num_timesteps = done
         _restore_evaluations(manager, resume_run)
-        refill = min(int(hyperparameters["learning_starts"]), int(hyperparameters["buffer_size"]))
-        callbacks.append(ReplayRefill(refill))
+        if settings.start == "scratch":
+            callbacks.append(ReplayRefill(learning_starts))
     if progress is not None:
         progress.start_timesteps = done
         callbacks.append(progress)
+    fast = training_device() == "cuda" and int(hyperparameters["n_envs"]) > 1  # the fast preset
     try:
-        model.learn(total - done, callback=callbacks, reset_num_timesteps=checkpoint is None, log_interval=None)
+        with gpu_fast_paths(fast):
+            model.learn(total - done, callback=callbacks, reset_num_timesteps=checkpoint is None, log_interval=None)
     finally:
         model.env.close()
     model.save(run.model_zip)
     return run
+
+
+def vec_env_type(hyperparameters: dict[str, Any]) -> str:
+    """The RL Zoo's ``--vec-env``: several environments step in processes of their own, on several cores."""
+    return "subproc" if int(hyperparameters.get("n_envs", 1)) > 1 else "dummy"
 
 
 def _restore_evaluations(manager: ExperimentManager, run: RunFolder) -> None:

@@ -8,6 +8,7 @@ measured once here, with the Atari environment the agents play in and SB3's own 
 training device, so the estimate is this machine's, not a guess.
 """
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.environment import ATARI_WRAPPER, env_settings, make_env
+from agents.hyperparams import replay_ratio
 
 MEASURED_GAME = "PongNoFrameskip-v4"
 MEASURED_STEPS = 300
@@ -39,17 +41,30 @@ class StepCosts:
     def learning_step(self, hyperparameters: dict[str, Any]) -> float:
         """Seconds per environment step once learning has started (its share of the gradient steps
         included; a gradient step's cost is taken as proportional to the batch size)."""
-        gradient_steps = int(hyperparameters["gradient_steps"]) / int(hyperparameters["train_freq"])
         batch_share = int(hyperparameters["batch_size"]) / MEASURED_BATCH
-        return self.acting_step + gradient_steps * self.gradient_step * batch_share
+        acting = self.acting_step / parallel_environments(hyperparameters)
+        return acting + replay_ratio(hyperparameters) * self.gradient_step * batch_share
 
-    def estimate_seconds(self, hyperparameters: dict[str, Any], done: int = 0) -> float:
-        """Seconds to train from step ``done`` to ``n_timesteps``."""
+    def first_phase_step(self, hyperparameters: dict[str, Any], own_play: bool = False) -> float:
+        """Seconds per environment step before learning starts: random play, or with ``own_play`` (a
+        trained start) the agent acting with its network."""
+        step = self.acting_step if own_play else self.random_step
+        return step / parallel_environments(hyperparameters)
+
+    def estimate_seconds(self, hyperparameters: dict[str, Any], done: int = 0, own_play: bool = False) -> float:
+        """Seconds to train from step ``done`` to ``n_timesteps`` (``own_play``: see :meth:`first_phase_step`)."""
         total = int(hyperparameters["n_timesteps"])
         learning_starts = min(int(hyperparameters["learning_starts"]), total)
         random_steps = max(0, learning_starts - done)
         learning_steps = max(0, total - max(learning_starts, done))
-        return random_steps * self.random_step + learning_steps * self.learning_step(hyperparameters)
+        random_play = random_steps * self.first_phase_step(hyperparameters, own_play)
+        return random_play + learning_steps * self.learning_step(hyperparameters)
+
+
+def parallel_environments(hyperparameters: dict[str, Any]) -> int:
+    """Environments that step at the same time: one per core at most. Their speed-up is estimated, not
+    measured: the measurement steps one environment."""
+    return max(1, min(int(hyperparameters.get("n_envs", 1)), os.cpu_count() or 1))
 
 
 def measure_step_costs(device: str) -> StepCosts:
@@ -142,9 +157,10 @@ class PhaseClock:
     how this run's random play compares with the measured one.
     """
 
-    def __init__(self, hyperparameters: dict[str, Any], costs: StepCosts | None) -> None:
+    def __init__(self, hyperparameters: dict[str, Any], costs: StepCosts | None, own_play: bool = False) -> None:
         self.hyperparameters = hyperparameters
         self.costs = costs
+        self.own_play = own_play  # a trained start: the agent's own play, not random play, until learning starts
         self.total = int(hyperparameters["n_timesteps"])
         self.learning_starts = min(int(hyperparameters["learning_starts"]), self.total)
         self.phase_started: tuple[float, int] | None = None  # (time, steps) when the current phase began
@@ -162,7 +178,7 @@ class PhaseClock:
         if self.phase_started is None or timesteps <= self.phase_started[1]:
             if self.costs is None:
                 return None
-            return self.costs.estimate_seconds(self.hyperparameters, timesteps) * self.scale
+            return self.costs.estimate_seconds(self.hyperparameters, timesteps, self.own_play) * self.scale
         started, start_steps = self.phase_started
         seconds_per_step = (now - started) / (timesteps - start_steps)
         if start_steps >= self.learning_starts:
@@ -171,5 +187,5 @@ class PhaseClock:
         learning_steps = self.total - self.learning_starts
         if self.costs is None:  # no prediction of the learning phase: at least the random one's speed
             return random_left + learning_steps * seconds_per_step
-        self.scale = seconds_per_step / self.costs.random_step
+        self.scale = seconds_per_step / self.costs.first_phase_step(self.hyperparameters, self.own_play)
         return random_left + learning_steps * self.costs.learning_step(self.hyperparameters) * self.scale

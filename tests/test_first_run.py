@@ -73,8 +73,9 @@ def test_on_a_space_only_its_owner_or_a_secret_holder_gets_start_and_cancel(on_t
 
 
 def test_the_form_defaults_are_a_short_run_on_a_cpu_and_a_reload_shows_the_jobs_settings(on_this_machine):
-    defaults = default_hyperparameters()
-    assert defaults["n_timesteps"] == 50_000 and defaults["learning_starts"] < defaults["n_timesteps"]
+    for start in ("scratch", "pretrained"):
+        defaults = default_hyperparameters(start)
+        assert defaults["n_timesteps"] == 50_000 and defaults["learning_starts"] < defaults["n_timesteps"]
     status = {
         "game": "Pong",
         "settings": {"start": "sb3/dqn-PongNoFrameskip-v4", "seed": 3, "hyperparameters": {"n_timesteps": 2000}},
@@ -82,9 +83,9 @@ def test_the_form_defaults_are_a_short_run_on_a_cpu_and_a_reload_shows_the_jobs_
     form = job_form_values(status)
     assert form["game"] == "Pong" and form["start"] == "repo" and form["start_repo"] == "sb3/dqn-PongNoFrameskip-v4"
     assert form["seed"] == 3 and form["hyperparameters"]["n_timesteps"] == 2000
-    assert form["hyperparameters"]["buffer_size"] == 100_000  # what the job ran with: the RL Zoo's value
+    assert form["hyperparameters"]["exploration_initial_eps"] == 0.05  # what the job ran with: fine-tuning values
     assert job_settings_line(status) == (
-        "Pong from sb3/dqn-PongNoFrameskip-v4, seed 3, the RL Zoo's values but n_timesteps 2,000"
+        "Pong from sb3/dqn-PongNoFrameskip-v4, seed 3, fine-tuning values but n_timesteps 2,000"
     )
     assert job_form_values({"status": "none"}) is None
 

@@ -139,7 +139,8 @@ def test_start_from_a_qrdqn_repo_is_refused(hf_cache, tmp_path):
         ({"learning_rate": -1.0}, "learning_rate must be a number from 1e-07 to 0.1, not -1.0"),
         ({"buffer_size": 2.5}, "buffer_size must be a whole number"),
         ({"n_timesteps": float("inf")}, "n_timesteps must be a whole number from 1,000 to 50,000,000, not inf"),
-        ({"gamma": 0.9}, "Unknown hyperparameter 'gamma'"),
+        ({"tau": 0.9}, "Unknown hyperparameter 'tau'"),
+        ({"n_envs": 0}, "n_envs must be a whole number from 1 to 64, not 0"),
         ({"batch_size": True}, "batch_size must be a whole number from 1 to 4,096, not True"),
     ],
 )
