@@ -160,6 +160,10 @@ class JobManager:
 
     # What the page and the API call.
 
+    def current(self) -> JobRecord | None:
+        """The current (or last) job's record, as saved: a tuning job's storage URL whole, for reading its study."""
+        return self._record()
+
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 

@@ -92,7 +92,7 @@ def _storage(url: str) -> BaseStorage:
 
 def job_study(jobs: JobManager) -> optuna.Study | None:
     """The study of the current (or last) job, if it is a tuning job, read from its storage."""
-    record = jobs._record()
+    record = jobs.current()
     if record is None or record.kind != "tune":
         return None
     return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(record.settings["storage"]))

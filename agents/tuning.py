@@ -521,8 +521,8 @@ def run_study(
     on_trial_end: Callable[[optuna.Study], None] | None = None,
 ) -> TuningResult:
     """Run trials of the study until it has ``n_trials`` (complete, pruned or running), then wait for the
-    other workers' running trials, so that every worker ends on the same best trial. ``out`` holds the
-    local storage (when no other is given) and the RL Zoo's log folder."""
+    other workers' running trials, so that every worker ends on the same best trial. ``out/tuning`` holds
+    the local storage (when no other is given) and the RL Zoo's log folder (its trials save nothing there)."""
     out = Path(out)
     progress = progress or TuningProgress(settings.n_trials, settings.n_timesteps)
     game = settings.resolved_game()
@@ -531,7 +531,7 @@ def run_study(
     start = _read_start_checkpoint(settings.start, game) if settings.start != "scratch" else None
     storage_url = resolve_storage(settings.storage, out)
     storage = open_storage(storage_url)
-    manager = _experiment_manager(settings, hyperparameters, out)
+    manager = _experiment_manager(settings, hyperparameters, out / "tuning" / "rl-zoo")
     study = open_study(
         settings, storage, manager._create_sampler(settings.sampler), manager._create_pruner(settings.pruner)
     )

@@ -19,15 +19,17 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import torch
 import yaml
 from optuna.trial import TrialState
 from rl_zoo3 import hyperparams_opt
 from rl_zoo3.exp_manager import ExperimentManager
 
+from agents.checkpoint import build_q_function
 from agents.errors import AgentError
 from agents.hyperparams import rl_zoo_atari_defaults
 from agents.jobs import JobManager
-from agents.training import TrainingSettings
+from agents.training import TrainingSettings, _load_start_weights
 from agents.tune_session import best_train_hyperparameters, export_csv, export_yaml, job_study, trials_table
 from agents.tuning import (
     TuningSettings,
@@ -35,6 +37,7 @@ from agents.tuning import (
     load_study,
     open_storage,
     open_study,
+    run_study,
     searched_hyperparameters,
 )
 from tests.conftest import free_port
@@ -283,3 +286,31 @@ def test_a_tuning_job_resumes_after_its_processes_are_killed(tmp_path):
     assert interrupted.user_attrs["worker"] == worker
     assert complete.state == TrialState.COMPLETE and complete.user_attrs["worker"] != worker
     assert status["tuning"]["best_trial"] == complete.number and status["tuning"]["study_trials"] == 2
+
+
+@pytest.mark.slow
+def test_trials_from_the_pretrained_agent_start_from_its_weights(hf_cache, tmp_path, monkeypatch):
+    """Each trial's model is the RL Zoo's objective's, with the sampled hyperparameters; it starts from
+    the pretrained agent's Q-network (online and target), as Train's fine-tuning does."""
+    loaded = []
+
+    def spy(model, repo_id, checkpoint):
+        _load_start_weights(model, repo_id, checkpoint)
+        start = build_q_function(checkpoint, model.observation_space, model.action_space).network.state_dict()
+        for network in (model.policy.q_net, model.policy.q_net_target):
+            assert all(torch.equal(value, start[name]) for name, value in network.state_dict().items())
+        loaded.append((repo_id, model.batch_size))
+
+    monkeypatch.setattr("agents.tuning._load_start_weights", spy)
+    settings = TuningSettings(
+        game="Breakout", start="pretrained", n_trials=1, n_timesteps=1000, n_eval_episodes=1, seed=CHEAP_SEED
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the other tests' processes, which share the cores
+    try:
+        result = run_study(settings, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    study = load_study(result.study, str(tmp_path / "tuning" / "optuna-journal.log"))
+    assert result.study == f"dqn-{BREAKOUT}-pretrained-1000-steps" and study.user_attrs["start"] == "pretrained"
+    assert loaded == [(f"sb3/dqn-{BREAKOUT}", result.best_hyperparameters["batch_size"])]
