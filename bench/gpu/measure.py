@@ -274,7 +274,11 @@ def main() -> None:
     summary["total_s"] = round(time.monotonic() - began, 1)
     line = json.dumps(summary)
     if os.environ.get("OUT"):
-        Path(os.environ["OUT"], "gpu.json").write_text(json.dumps(summary, indent=1) + "\n")
+        try:
+            Path(os.environ["OUT"]).mkdir(parents=True, exist_ok=True)
+            Path(os.environ["OUT"], "gpu.json").write_text(json.dumps(summary, indent=1) + "\n")
+        except OSError as error:
+            log(f"could not write $OUT/gpu.json: {error}")
     print(line, flush=True)
 
 
