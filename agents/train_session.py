@@ -185,6 +185,8 @@ def status_markdown(status: dict[str, Any]) -> str:
     """The job's state in a few lines: phase, steps, speed, time left, ε, loss, result."""
     if status.get("status") == "none":
         return "No training job yet."
+    if status.get("kind") == "tune":
+        return f"The job is a tuning job: **{status['status']}**, {progress_line(status)}. See the Tune tab."
     progress = status.get("progress") or {}
     lines = [f"**{status['status'].capitalize()}** · {progress_line(status)} · on {status.get('device', '?')}"]
     lines.append(f"This job: {job_settings_line(status)}.")
@@ -238,7 +240,7 @@ def job_settings_line(status: dict[str, Any]) -> str:
 def job_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
     """The Train form's values for the job on screen (so a reloaded page shows what it runs), or None."""
     settings = status.get("settings")
-    if not settings:
+    if not settings or status.get("kind") == "tune":
         return None
     start = settings["start"]
     values = _editable({**start_values(start), **settings["hyperparameters"]})
@@ -262,5 +264,7 @@ def controls(status: dict[str, Any], oauth_token: str | None, username: str | No
     return {
         "start": available and may_control and not running,
         "cancel": may_control and running,
-        "push": status.get("status") == "finished" and push_token(oauth_token) is not None,
+        "push": status.get("status") == "finished"
+        and status.get("kind", "train") == "train"
+        and push_token(oauth_token) is not None,
     }

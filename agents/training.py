@@ -136,9 +136,10 @@ class LiveProgress(BaseCallback):
 
     def where_it_runs(self) -> dict[str, Any]:
         """The Q-network's device and the most GPU memory the run has taken: proof of where it learns."""
-        if self.model is None:
+        model = getattr(self, "model", None)  # SB3 sets it when training starts
+        if model is None:
             return {"parameter_device": None, "cuda_max_memory_bytes": None}
-        device = next(self.model.policy.q_net.parameters()).device
+        device = next(model.policy.q_net.parameters()).device
         memory = torch.cuda.max_memory_allocated() if device.type == "cuda" else 0
         return {"parameter_device": str(device), "cuda_max_memory_bytes": memory}
 

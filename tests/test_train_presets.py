@@ -173,3 +173,9 @@ def test_fine_tuning_plays_like_the_trained_agent_from_its_first_episodes(hf_cac
     assert len(fine_scores) >= 1 and len(random_scores) >= 3
     assert np.mean(fine_scores) >= 15, fine_scores
     assert np.mean(random_scores) < 5, random_scores
+
+
+def test_progress_read_before_sb3_starts_training_says_the_device_is_not_known_yet():
+    """The job saves its progress every two seconds, also while its environments are still starting."""
+    progress = LiveProgress(1000, PhaseClock(start_values("scratch"), None))
+    assert progress.snapshot()["parameter_device"] is None
