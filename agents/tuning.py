@@ -179,14 +179,22 @@ def open_storage(storage: str) -> BaseStorage:
     try:
         url = sqlalchemy.make_url(storage)
         connect_args = {} if url.get_backend_name() == "sqlite" else {"connect_timeout": CONNECT_TIMEOUT_S}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                storage,
-                engine_kwargs={"connect_args": connect_args},
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-            )
+        for attempt in range(3):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(
+                        storage,
+                        engine_kwargs={"connect_args": connect_args},
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_S,
+                    )
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+                # Workers started together on an empty database race to make Optuna's tables (PostgreSQL:
+                # 'type "studydirection" already exists'): the loser finds them made when it looks again.
+                if attempt == 2:
+                    raise
+                time.sleep(1)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as error:
         cause = getattr(error, "orig", None) or error.__cause__ or error  # the driver's words, or the missing driver's
         reason = str(cause).strip().splitlines()[0]
