@@ -30,6 +30,7 @@ from agents.session import (
     PLOT_Y_TITLES,
     Q_VALUE_MEANING,
     failure_markdown,
+    new_output_folder,
     play_once,
     play_stream,
     q_value_plot_data,
@@ -52,11 +53,34 @@ from agents.train_session import (
 )
 from agents.training import training_device
 from agents.training_time import step_costs
+from agents.tune_session import (
+    best_markdown,
+    best_train_hyperparameters,
+    cancel_tuning,
+    export_csv,
+    export_yaml,
+    finished_count,
+    job_study,
+    start_tuning,
+    storage_note,
+    study_plots,
+    trials_table,
+    tune_form_values,
+    tune_status,
+)
+from agents.tune_session import controls as tune_controls
+from agents.tune_session import status_markdown as tune_status_markdown
+from agents.tuning import PRUNERS, SAMPLERS, TuningSettings
 
 jobs = JobManager()
 TRAINING_ON, TRAINING_NOTE = training_available()
 DEFAULTS = default_hyperparameters()
 START_CHOICES = [("the game's pretrained agent", "pretrained"), ("scratch", "scratch"), ("a Hub repo:", "repo")]
+TUNE_DEFAULTS = TuningSettings(game="")
+TUNE_START_CHOICES = [("scratch", "scratch"), ("the game's pretrained agent", "pretrained")]
+SAMPLER_CHOICES = [("TPE", "tpe"), ("random", "random")]
+PRUNER_CHOICES = [("median", "median"), ("none", "none")]
+assert [value for _, value in SAMPLER_CHOICES] == list(SAMPLERS) and [v for _, v in PRUNER_CHOICES] == list(PRUNERS)
 THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the same offline
     # Gradio's SemiBold files hold a few dozen glyphs only: weight 600 would mix in a fallback font.
     font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
@@ -89,6 +113,13 @@ and beside the screen you see what it expects from each action (its Q-values), f
 EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
 parallel on this machine's cores and with no video, and its score is set beside the model card's and the
 RL Zoo's published benchmark. The game with seed *k* is the one **Play** shows for seed *k*."""
+
+
+TUNE_INTRO = """Search DQN hyperparameters with the RL Zoo's own Optuna optimizer (`rl_zoo3.train -optimize`): each
+trial trains an agent with values drawn from the RL Zoo's DQN search space, is evaluated as it learns, and
+is stopped early by the pruner when it falls behind the others. The study is kept in Optuna's storage, so a
+finished trial survives a restart, and several machines given the same storage and study name share one
+search (see the README)."""
 
 
 COMPARE_INTRO = """Two agents, the same game, the same seeds: both play the first seed side by side, then every
@@ -301,6 +332,13 @@ def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | Non
         updates |= {start_repo: form["start_repo"], train_seed: form["seed"], save_every: form["save_freq"]}
         updates |= {fields[name]: value for name, value in form["hyperparameters"].items()}
         updates |= {fast: form["hyperparameters"]["n_envs"] > 1, values_note: form_note(form["start"])}
+    tuning = tune_form_values(status)
+    updates[tune_game] = games
+    if tuning is not None:
+        updates |= {tune_game: gr.Dropdown(choices=games.choices, value=tuning["game"]), tune_start: tuning["start"]}
+        updates |= {tune_trials: tuning["n_trials"], tune_steps: tuning["n_timesteps"], tune_sampler: tuning["sampler"]}
+        updates |= {tune_pruner: tuning["pruner"], tune_episodes: tuning["n_eval_episodes"]}
+        updates |= {tune_study: tuning["study_name"], tune_seed: tuning["seed"]}
     return updates | show_job(None, token, profile)
 
 
@@ -422,6 +460,146 @@ def train_status_api() -> dict:
 def train_cancel_api(secret: str = "") -> dict:
     """Cancel the running training job."""
     return cancel_training(jobs, None, secret)
+
+
+def show_tuning(shown_count=None, profile: gr.OAuthProfile | None = None):
+    """The tuning job's study for the page: its state, the trials, the best one, and Optuna's plots (drawn
+    again only when a trial has finished since the last poll)."""
+    status = jobs.status()
+    can = tune_controls(status, profile.username if profile else None)
+    updates = {
+        tune_text: tune_status_markdown(status),
+        tune_button: gr.Button(interactive=can["start"]),
+        tune_cancel_button: gr.Button(interactive=can["cancel"]),
+    }
+    try:
+        study = job_study(jobs)
+    except Exception as error:
+        return updates | {best_text: failure_markdown("Could not read the study", error)}
+    count = finished_count(study) if study is not None else None
+    updates |= {
+        best_text: best_markdown(study) if study is not None else "",
+        trials_frame: trials_table(study) if study is not None else None,
+        use_best: gr.Button(interactive=bool(count)),
+        export_button: gr.Button(interactive=study is not None),
+        shown_trials: count,
+    }
+    if count != shown_count:
+        plots = study_plots(study) if study is not None else {}
+        for name, plot in (("history", history_plot), ("importances", importance_plot), ("parallel", parallel_plot)):
+            figure = plots.get(name)
+            updates[plot] = gr.Plot(figure, visible=figure is not None)
+    return updates
+
+
+def start_tune(
+    game_key,
+    start_from,
+    trials,
+    steps,
+    sampler,
+    pruner,
+    episodes,
+    study,
+    seed_value,
+    secret_value,
+    profile: gr.OAuthProfile | None,
+    progress=PROGRESS_BAR,
+):
+    try:
+        start_tuning(
+            jobs,
+            game_key,
+            start_from,
+            trials,
+            steps,
+            sampler,
+            pruner,
+            episodes,
+            study,
+            profile.username if profile else None,
+            secret_value,
+            bar_progress(progress),
+            seed_value,
+        )
+    except Exception as error:
+        return {tune_message: failure_markdown("Could not start tuning", error)}
+    return show_tuning(None, profile) | {tune_message: ""}
+
+
+def cancel_tune(secret_value, profile: gr.OAuthProfile | None):
+    try:
+        cancel_tuning(jobs, profile.username if profile else None, secret_value)
+    except Exception as error:
+        return {tune_message: failure_markdown("Could not cancel", error)}
+    return show_tuning(None, profile) | {tune_message: "Cancelling: the running trial stops, and the study with it."}
+
+
+def train_with_best():
+    """The best trial's values in the Train form, and the Train form on screen."""
+    try:
+        study = job_study(jobs)
+        values = best_train_hyperparameters(study)
+    except Exception as error:
+        return {tune_message: failure_markdown("Could not fill the Train form", error)}
+    status = jobs.status()
+    start_key = status["settings"]["start"]
+    values = default_hyperparameters("scratch" if start_key == "scratch" else "pretrained") | values
+    updates = {fields[name]: value for name, value in values.items()}
+    message = f"The form holds the best trial's values (trial {study.best_trial.number}); the rest are the start's."
+    return updates | {
+        train_game: status["game"],
+        start: start_key if start_key in ("pretrained", "scratch") else "repo",
+        values_note: form_note(start_key),
+        train_modes: gr.Tabs(selected="train"),
+        train_message: message,
+        tune_message: "",
+    }
+
+
+def export_study():
+    try:
+        study = job_study(jobs)
+        folder = new_output_folder()
+        csv_path, yaml_path = export_csv(study, folder), export_yaml(study, folder)
+    except Exception as error:
+        return {tune_message: failure_markdown("Could not export the study", error)}
+    return {trials_csv: gr.File(str(csv_path), visible=True), best_yaml: gr.File(str(yaml_path), visible=True)}
+
+
+@api_errors
+def tune_api(
+    game: str = "",
+    start: str = TUNE_DEFAULTS.start,
+    n_trials: int = TUNE_DEFAULTS.n_trials,
+    n_timesteps: int = TUNE_DEFAULTS.n_timesteps,
+    sampler: str = TUNE_DEFAULTS.sampler,
+    pruner: str = TUNE_DEFAULTS.pruner,
+    n_eval_episodes: int = TUNE_DEFAULTS.n_eval_episodes,
+    study_name: str = "",
+    secret: str = "",
+    seed: int | None = None,
+) -> dict:
+    """Start a tuning job: the RL Zoo's Optuna search over DQN hyperparameters (game empty: the first whose
+    agent can play here; start: "scratch", "pretrained" or a Hub repo id; sampler: tpe or random; pruner:
+    median or none; seed: the sampler's, empty for a random one). Returns its status; refused while a
+    training or tuning job runs."""
+    return start_tuning(
+        jobs, game, start, n_trials, n_timesteps, sampler, pruner, n_eval_episodes, study_name, None, secret, None, seed
+    )
+
+
+@api_errors
+def tune_status_api() -> dict:
+    """The current (or last) tuning job: status, progress, every trial (state, value, hyperparameters,
+    seconds, worker) and the best one."""
+    return tune_status(jobs)
+
+
+@api_errors
+def tune_cancel_api(secret: str = "") -> dict:
+    """Cancel the running tuning job: its running trial stops and is marked cancelled."""
+    return cancel_tuning(jobs, None, secret)
 
 
 GAME_CHOICES, FIRST_GAME = game_choices()  # once at start-up; each page load asks again
@@ -594,60 +772,127 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
                 secret = gr.Textbox(label="Or the training secret", type="password", scale=2)
         else:
             secret = gr.State("")
-        gr.Markdown("### A new job")
-        with gr.Row():
-            with gr.Column(scale=1, min_width=300):
-                train_game = gr.Dropdown(
-                    choices=GAME_CHOICES,
-                    value=FIRST_GAME,
-                    label="Game",
-                )
-                start = gr.Radio(START_CHOICES, value="pretrained", label="Start from")
-                start_repo = gr.Textbox(
-                    label="Hub repo to start from", placeholder="OWNER/dqn-PongNoFrameskip-v4", visible=False
-                )
-                train_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
-                save_every = gr.Number(
-                    value=DEFAULT_SAVE_FREQ,
-                    precision=0,
-                    minimum=100,
-                    label="Checkpoint every (steps)",
-                    info="a restarted job resumes from its last checkpoint; each takes tens of MB",
-                )
-            with gr.Column(scale=2, min_width=300):
-                values_note = gr.Markdown(form_note())
-                fast = gr.Checkbox(label="Fast preset: environments in parallel, one per core", value=False)
-                fast_note = gr.Markdown(fast_preset_note(DEFAULTS))
+        with gr.Tabs() as train_modes:
+            with gr.Tab("Train", id="train"):
+                gr.Markdown("### A new job")
                 with gr.Row():
-                    fields = {
-                        name: gr.Number(
-                            value=DEFAULTS[name], label=name, info=rule.meaning, minimum=rule.low, maximum=rule.high
+                    with gr.Column(scale=1, min_width=300):
+                        train_game = gr.Dropdown(
+                            choices=GAME_CHOICES,
+                            value=FIRST_GAME,
+                            label="Game",
                         )
-                        for name, rule in EDITABLE.items()
-                    }
-                plan = gr.Markdown()
-        with gr.Row():
-            start_button = gr.Button("Start training", variant="primary", interactive=False)
-            cancel_button = gr.Button("Cancel", variant="stop", interactive=False)
-        train_message = gr.Markdown()
-        gr.Markdown("### The job")
-        job_text = gr.Markdown()
-        curve = gr.LinePlot(x="step", y="score", color="series", label="Episode score during training", visible=False)
-        run_evaluations = gr.LinePlot(
-            x="timesteps", y="score", color="series", label="The run's evaluations (RL Zoo EvalCallback)", visible=False
-        )
-        replay = gr.Video(  # no label or button over it: they would hide the game's score
-            label="Replay of the trained agent", show_label=False, buttons=[], visible=False
-        )
-        with gr.Accordion("Job status (JSON)", open=False):
-            job_json = gr.JSON(label="Job status")
-        push_text = gr.Markdown()
-        push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=False)
-        push_result = gr.Markdown()
-        shown_replay = gr.State()
-        job_outputs = [job_text, curve, run_evaluations, replay, job_json, shown_replay]
-        job_outputs += [start_button, cancel_button, push_button]
-        field_list = list(fields.values())
+                        start = gr.Radio(START_CHOICES, value="pretrained", label="Start from")
+                        start_repo = gr.Textbox(
+                            label="Hub repo to start from", placeholder="OWNER/dqn-PongNoFrameskip-v4", visible=False
+                        )
+                        train_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                        save_every = gr.Number(
+                            value=DEFAULT_SAVE_FREQ,
+                            precision=0,
+                            minimum=100,
+                            label="Checkpoint every (steps)",
+                            info="a restarted job resumes from its last checkpoint; each takes tens of MB",
+                        )
+                    with gr.Column(scale=2, min_width=300):
+                        values_note = gr.Markdown(form_note())
+                        fast = gr.Checkbox(label="Fast preset: environments in parallel, one per core", value=False)
+                        fast_note = gr.Markdown(fast_preset_note(DEFAULTS))
+                        with gr.Row():
+                            fields = {
+                                name: gr.Number(
+                                    value=DEFAULTS[name],
+                                    label=name,
+                                    info=rule.meaning,
+                                    minimum=rule.low,
+                                    maximum=rule.high,
+                                )
+                                for name, rule in EDITABLE.items()
+                            }
+                        plan = gr.Markdown()
+                with gr.Row():
+                    start_button = gr.Button("Start training", variant="primary", interactive=False)
+                    cancel_button = gr.Button("Cancel", variant="stop", interactive=False)
+                train_message = gr.Markdown()
+                gr.Markdown("### The job")
+                job_text = gr.Markdown()
+                curve = gr.LinePlot(
+                    x="step", y="score", color="series", label="Episode score during training", visible=False
+                )
+                run_evaluations = gr.LinePlot(
+                    x="timesteps",
+                    y="score",
+                    color="series",
+                    label="The run's evaluations (RL Zoo EvalCallback)",
+                    visible=False,
+                )
+                replay = gr.Video(  # no label or button over it: they would hide the game's score
+                    label="Replay of the trained agent", show_label=False, buttons=[], visible=False
+                )
+                with gr.Accordion("Job status (JSON)", open=False):
+                    job_json = gr.JSON(label="Job status")
+                push_text = gr.Markdown()
+                push_button = gr.Button("Push to the Hub as <you>/dqn-<EnvId>", interactive=False)
+                push_result = gr.Markdown()
+                shown_replay = gr.State()
+                job_outputs = [job_text, curve, run_evaluations, replay, job_json, shown_replay]
+                job_outputs += [start_button, cancel_button, push_button]
+                field_list = list(fields.values())
+            with gr.Tab("Tune", id="tune"):
+                gr.Markdown(TUNE_INTRO)
+                with gr.Row():
+                    with gr.Column(scale=1, min_width=300):
+                        tune_game = gr.Dropdown(choices=GAME_CHOICES, value=FIRST_GAME, label="Game")
+                        tune_start = gr.Radio(TUNE_START_CHOICES, value=TUNE_DEFAULTS.start, label="Start from")
+                        tune_trials = gr.Number(
+                            value=TUNE_DEFAULTS.n_trials,
+                            precision=0,
+                            label="Trials",
+                            info="the study's total, across all the machines that work on it",
+                        )
+                        tune_steps = gr.Number(value=TUNE_DEFAULTS.n_timesteps, precision=0, label="Steps per trial")
+                    with gr.Column(scale=1, min_width=300):
+                        tune_sampler = gr.Radio(SAMPLER_CHOICES, value=TUNE_DEFAULTS.sampler, label="Sampler")
+                        tune_pruner = gr.Radio(PRUNER_CHOICES, value=TUNE_DEFAULTS.pruner, label="Pruner")
+                        tune_episodes = gr.Number(
+                            value=TUNE_DEFAULTS.n_eval_episodes,
+                            precision=0,
+                            label="Evaluation games per report",
+                            info="the games each evaluation plays; the pruner compares their mean score",
+                        )
+                        tune_study = gr.Textbox(
+                            label="Study name", placeholder="empty: one per game, start and steps per trial"
+                        )
+                        tune_seed = gr.Number(
+                            value=None,
+                            precision=0,
+                            label="Sampler seed",
+                            info="empty: a random one, so that several machines sample apart",
+                        )
+                        gr.Markdown(storage_note())
+                with gr.Row():
+                    tune_button = gr.Button("Start tuning", variant="primary", interactive=False)
+                    tune_cancel_button = gr.Button("Cancel", variant="stop", interactive=False)
+                tune_message = gr.Markdown()
+                gr.Markdown("### The study")
+                tune_text = gr.Markdown()
+                best_text = gr.Markdown()
+                use_best = gr.Button("Train with the best parameters", interactive=False)
+                trials_frame = gr.DataFrame(
+                    label="Trials",
+                    wrap=True,
+                    interactive=False,
+                    column_widths=["7%", "13%", "8%", "50%", "9%", "13%"],
+                )
+                with gr.Row():
+                    history_plot = gr.Plot(label="Optimization history", visible=False)
+                    importance_plot = gr.Plot(label="Hyperparameter importances", visible=False)
+                parallel_plot = gr.Plot(label="Parallel coordinates", visible=False)
+                with gr.Row():
+                    export_button = gr.Button("Export the study", interactive=False)
+                    trials_csv = gr.File(label="Trials (CSV)", visible=False)
+                    best_yaml = gr.File(label="Best hyperparameters (an RL Zoo dqn.yml entry)", visible=False)
+                shown_trials = gr.State()
         start.change(lambda choice: gr.Textbox(visible=choice == "repo"), start, start_repo, api_visibility="private")
         start.input(values_for_start, [start, fast], [values_note, *field_list], api_visibility="private")
         fast.input(fast_preset_fields, [fast, *field_list], field_list, api_visibility="private")
@@ -661,11 +906,37 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
         )
         cancel_button.click(cancel_job, secret, [*job_outputs, train_message], api_visibility="private")
         push_button.click(push_job, None, push_result, api_visibility="private")
+        tune_inputs = [tune_game, tune_start, tune_trials, tune_steps, tune_sampler, tune_pruner, tune_episodes]
+        tune_outputs = [tune_text, tune_button, tune_cancel_button, best_text, trials_frame, use_best, export_button]
+        tune_outputs += [shown_trials, history_plot, importance_plot, parallel_plot]
+        tune_button.click(
+            start_tune,
+            [*tune_inputs, tune_study, tune_seed, secret],
+            [*tune_outputs, tune_message],
+            api_visibility="private",
+        )
+        tune_cancel_button.click(cancel_tune, secret, [*tune_outputs, tune_message], api_visibility="private")
+        use_best.click(
+            train_with_best,
+            None,
+            [*field_list, train_game, start, values_note, train_modes, train_message, tune_message],
+            api_visibility="private",
+        )
+        export_button.click(export_study, None, [trials_csv, best_yaml, tune_message], api_visibility="private")
         # Status reads are cheap file reads: every open page's poll runs at once, none waits behind another.
-        gr.Timer(2).tick(
+        poll = gr.Timer(2)
+        poll.tick(
             show_job,
             shown_replay,
             job_outputs,
+            api_visibility="private",
+            show_progress="hidden",
+            concurrency_limit=None,
+        )
+        poll.tick(
+            show_tuning,
+            shown_trials,
+            tune_outputs,
             api_visibility="private",
             show_progress="hidden",
             concurrency_limit=None,
@@ -674,7 +945,9 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
         load_page,
         None,
         [game, eval_game, compare_game, train_game, push_text, plan, start, start_repo, train_seed, save_every]
-        + [fast, values_note, *field_list, *job_outputs],
+        + [fast, values_note, *field_list, *job_outputs]
+        + [tune_game, tune_start, tune_trials, tune_steps, tune_sampler, tune_pruner, tune_episodes, tune_study]
+        + [tune_seed],
         api_visibility="private",
     ).then(plan_of_form, [start, *field_list], plan, api_visibility="private", show_progress="hidden")  # once timed
     gr.api(play_api, api_name="play")
@@ -684,6 +957,9 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     gr.api(train_api, api_name="train")
     gr.api(train_status_api, api_name="train_status", concurrency_limit=None)
     gr.api(train_cancel_api, api_name="train_cancel")
+    gr.api(tune_api, api_name="tune")
+    gr.api(tune_status_api, api_name="tune_status", concurrency_limit=None)
+    gr.api(tune_cancel_api, api_name="tune_cancel")
 
 # Gradio's login button checks the login with an endpoint of its own: internal, like the page's events.
 for function in demo.fns.values():

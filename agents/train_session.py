@@ -263,7 +263,7 @@ def controls(status: dict[str, Any], oauth_token: str | None, username: str | No
     may_control = may_control_training(username, None) or bool(os.getenv(SECRET_VARIABLE))
     return {
         "start": available and may_control and not running,
-        "cancel": may_control and running,
+        "cancel": may_control and running and status.get("kind", "train") == "train",
         "push": status.get("status") == "finished"
         and status.get("kind", "train") == "train"
         and push_token(oauth_token) is not None,

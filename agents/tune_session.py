@@ -15,13 +15,17 @@ from plotly.graph_objects import Figure
 from agents.access import SECRET_VARIABLE, control_refusal, may_control_training, training_available
 from agents.errors import AgentError
 from agents.hub import ByteProgress
-from agents.jobs import JobManager, progress_line
+from agents.jobs import JobManager, data_root, progress_line
 from agents.tuning import (
+    STORAGE_VARIABLE,
     TuningSettings,
     best_trial,
+    finished_trials,
     open_storage,
+    resolve_storage,
     rl_zoo_yaml,
     searched_hyperparameters,
+    shown_storage,
     train_form_hyperparameters,
 )
 
@@ -53,9 +57,11 @@ def start_tuning(
     username: str | None = None,
     secret: str | None = None,
     progress: ByteProgress | None = None,
+    seed: float | None = None,
 ) -> dict[str, Any]:
     """Start the tuning job if this machine trains and the caller may; returns the job's status. The study
-    lives on ``$ARENA_OPTUNA_STORAGE``, else in a journal file in the data folder."""
+    lives on ``$ARENA_OPTUNA_STORAGE``, else in a journal file in the data folder. ``seed``: the sampler's
+    (None: a random one, so that workers sample apart)."""
     available, reason = training_available()
     if not available:
         raise AgentError(reason)
@@ -70,6 +76,7 @@ def start_tuning(
         pruner=pruner,
         n_eval_episodes=n_eval_episodes,
         study_name=study_name,
+        seed=seed,
     )
     return jobs.start_tuning(settings, progress)
 
@@ -108,7 +115,8 @@ def status_markdown(status: dict[str, Any]) -> str:
         f"**{status['status'].capitalize()}** · {progress_line(status)} · on {status.get('device', '?')}",
         f"Study `{settings['study_name']}` on {settings['storage']}: {status['game']} from {start}, "
         f"{settings['n_trials']} trials of {settings['n_timesteps']:,} steps, {settings['sampler'].upper()} "
-        f"sampler, {settings['pruner']} pruner, {settings['n_eval_episodes']} games per evaluation.",
+        f"sampler, {settings['pruner']} pruner, {settings['n_eval_episodes']} "
+        f"{'game' if settings['n_eval_episodes'] == 1 else 'games'} per evaluation.",
     ]
     if status.get("error"):
         lines.append(f"Error: {status['error']}")
@@ -139,7 +147,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
             "state": _state(trial),
             "value": trial.value,
             "hyperparameters": _parameters(trial),
-            "seconds": trial.duration.total_seconds() if trial.duration else None,
+            "seconds": round(trial.duration.total_seconds(), 1) if trial.duration else None,
             "worker": trial.user_attrs.get("worker", ""),
         }
         for trial in study.get_trials(deepcopy=False)
@@ -208,3 +216,50 @@ def controls(status: dict[str, Any], username: str | None = None) -> dict[str, b
         "start": available and may_control and not running,
         "cancel": may_control and running and is_tuning(status),
     }
+
+
+def storage_note() -> str:
+    """Where this machine's studies are kept, and how to share one with other machines."""
+    storage = shown_storage(resolve_storage(None, data_root()))
+    if os.getenv(STORAGE_VARIABLE):
+        return (
+            f"Studies are kept in `{storage}` (`{STORAGE_VARIABLE}`): any machine given it works on the same studies."
+        )
+    return (
+        f"Studies are kept in `{storage}`. To spread one over several machines, give them all one Optuna database "
+        f"URL (`{STORAGE_VARIABLE}` in a Space's secrets, or `--storage` for `python -m agents.tune`) and the same "
+        "study name."
+    )
+
+
+def finished_count(study: optuna.Study) -> int:
+    """Trials that have ended (complete, pruned or failed): when it changes, the plots are drawn again."""
+    return len(finished_trials(study))
+
+
+def tune_status(jobs: JobManager) -> dict[str, Any]:
+    """The ``/tune_status`` answer: the job's status, every trial of its study and the best one."""
+    status = jobs.status()
+    study = job_study(jobs) if is_tuning(status) else None
+    if study is None:
+        return status
+    best = best_trial(study)
+    trials = trials_table(study).to_dict(orient="records")
+    best_summary = None
+    if best is not None:
+        best_summary = {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "hyperparameters": searched_hyperparameters(best.params),
+        }
+    return {**status, "trials": trials, "best": best_summary}
+
+
+def tune_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The Tune form's values for the tuning job on screen (so a reloaded page shows what it runs), or None."""
+    if not is_tuning(status):
+        return None
+    settings = status["settings"]
+    names = ("start", "n_trials", "n_timesteps", "sampler", "pruner", "n_eval_episodes", "study_name", "seed")
+    return {"game": status["game"], **{name: settings[name] for name in names}}

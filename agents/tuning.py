@@ -46,7 +46,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from agents.catalog import Game
 from agents.checkpoint import Checkpoint
 from agents.errors import AgentError
-from agents.hyperparams import EDITABLE, check_memory, rl_zoo_atari_defaults
+from agents.hyperparams import EDITABLE, check_memory, rl_zoo_atari_defaults, start_values
 from agents.numbers import MAX_SEED, user_number
 from agents.offline import game_or_default
 from agents.run_folder import ALGO
@@ -122,8 +122,9 @@ class TuningSettings:
         ``n_timesteps`` the trial's steps, ``buffer_size`` at most those steps (a larger replay memory
         is never filled in a trial, so the cap changes nothing but the memory allocated), and
         ``learning_starts`` at most a tenth of them (the RL Zoo's 100,000 would leave a short trial
-        never learning)."""
-        defaults = rl_zoo_atari_defaults()
+        never learning). From a trained agent, ε starts as when fine-tuning it
+        (:func:`agents.hyperparams.start_values`), not at 1.0."""
+        defaults = start_values(self.start)
         return {
             **defaults,
             "n_timesteps": self.n_timesteps,
@@ -321,8 +322,7 @@ def best_hyperparameters(study: optuna.Study) -> dict[str, Any] | None:
 
 
 def train_form_hyperparameters(study: optuna.Study) -> dict[str, Any] | None:
-    """The best trial's values for the Train form: those of its fields the search sets (the form has
-    no field for gamma, say; the YAML entry has it)."""
+    """The best trial's values for the Train form: those of its fields the search sets."""
     best = best_hyperparameters(study)
     return {name: EDITABLE[name].kind(value) for name, value in best.items() if name in EDITABLE} if best else None
 

@@ -142,7 +142,7 @@ def test_train_endpoints_report_and_refuse_without_a_gpu(client):
 @pytest.mark.browser
 def test_browser_on_a_space_without_a_gpu_the_train_tab_says_so_and_offers_duplicate(app_url, page):
     page.goto(app_url)
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train").first.click()
     expect(page.get_by_text("Training is off: this Space has no GPU")).to_be_visible()
     expect(page.get_by_role("button", name="Duplicate")).to_be_visible()
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
@@ -214,7 +214,7 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     expect(message).to_be_visible()
     screenshot(page, tmp_path, f"error-{width}.png")
 
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train").first.click()
     expect(page.get_by_text("This machine has no GPU")).to_be_visible()
     shown = page.locator("body").inner_text()  # what is visible: no Space-only wording or controls here
     assert "this Space" not in shown and "Duplicate" not in shown and "Log in" not in shown
@@ -230,7 +230,7 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
 @pytest.mark.browser
 def test_browser_trains_an_agent_and_watches_it_live(training_app_url, page):
     page.goto(training_app_url)
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train").first.click()
     expect(page.get_by_text("training runs on its CPU")).to_be_visible()
     for name, value in (("n_timesteps", "1000"), ("learning_starts", "500"), ("buffer_size", "1000")):
         page.get_by_role("spinbutton", name=name).fill(value)
@@ -247,10 +247,10 @@ def test_browser_trains_an_agent_and_watches_it_live(training_app_url, page):
     expect(page.get_by_role("button", name="Push to the Hub")).to_be_disabled()  # no token on this machine
 
     page.reload()  # a new visit shows the job that ran, and the form holds its settings
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train").first.click()
     expect(page.get_by_text("Finished", exact=True)).to_be_visible(timeout=30_000)
     expect(page.get_by_role("spinbutton", name="n_timesteps")).to_have_value("1000")
-    expect(page.get_by_text("the RL Zoo's values but n_timesteps 1,000")).to_be_visible()
+    expect(page.get_by_text("fine-tuning values but n_timesteps 1,000")).to_be_visible()
 
     page.get_by_role("button", name="Start training").click()  # a new job: the last one's replay goes
     expect(page.get_by_text("Running", exact=True)).to_be_visible(timeout=30_000)
@@ -434,3 +434,32 @@ def test_evaluate_and_compare_endpoints(client):
     assert int(probe(video)["width"]) >= 640 and "95% interval" in comparison["verdict"]
     with pytest.raises(AppError, match="is not a Hub repo id"):
         client.predict(game="Breakout", b="/etc", episodes=2, api_name="/compare")
+
+
+@pytest.mark.browser
+def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url, page, tmp_path):
+    """A two-trial study from the Tune tab: the trials, the best one, Optuna's plots, the exports, and the
+    best values carried into the Train form."""
+    page.goto(training_app_url)
+    page.get_by_role("tab", name="Train").first.click()
+    page.get_by_role("tab", name="Tune").click()
+    page.get_by_role("spinbutton", name="Trials").fill("2")
+    page.get_by_role("spinbutton", name="Steps per trial").fill("1000")
+    page.get_by_role("spinbutton", name="Evaluation games per report").fill("1")
+    page.get_by_role("spinbutton", name="Sampler seed").fill("868")  # its first random trials are cheap
+    page.get_by_role("radio", name="random").check()
+    page.get_by_role("radio", name="none").check()
+    page.get_by_role("button", name="Start tuning").click()
+    expect(page.get_by_role("button", name="Cancel").last).to_be_enabled(timeout=30_000)
+    expect(page.get_by_text("Finished", exact=True)).to_be_visible(timeout=600_000)
+    expect(page.get_by_text("Best: trial")).to_be_visible()
+    screenshot(page, tmp_path, "tune.png")
+    expect(page.get_by_text("2/2 trials done").last).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    page.get_by_role("button", name="Export the study").click()
+    expect(page.locator("a[href*='-trials.csv']")).to_be_visible(timeout=30_000)
+    expect(page.locator("a[href*='-dqn.yml']")).to_be_visible()
+    page.get_by_role("button", name="Train with the best parameters").click()
+    expect(page.get_by_text("The form holds the best trial's values")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("spinbutton", name="n_timesteps")).to_be_visible()
+    expect(page.get_by_text("the RL Zoo's DQN values for Atari")).to_be_visible()  # the study started from scratch
