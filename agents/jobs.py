@@ -338,7 +338,8 @@ class JobManager:
             return
         settings = record.training_settings()
         hyperparameters = settings.resolved_hyperparameters()
-        clock = PhaseClock(hyperparameters, StepCosts(**record.step_costs) if record.step_costs else None)
+        costs = StepCosts(**record.step_costs) if record.step_costs else None
+        clock = PhaseClock(hyperparameters, costs, own_play=settings.start != "scratch")
         progress = LiveProgress(int(hyperparameters["n_timesteps"]), clock=clock)
         saved = self._saved_progress(job_id) if resume else None
         if saved:
