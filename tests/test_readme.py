@@ -69,6 +69,25 @@ def test_train_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
     assert summary["game"] == "Breakout" and (tmp_path / summary["run"] / "BreakoutNoFrameskip-v4.zip").is_file()
 
 
+NEEDS_THE_SERVER = "# needs the database server"
+
+
+@pytest.mark.parametrize(
+    "line", [line for line in offline_examples("python -m agents.tune") if NEEDS_THE_SERVER not in line]
+)
+def test_tune_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
+    run = run_as_printed(line, fresh_machine, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["trials"] and summary["best_value"] is not None
+    assert (tmp_path / "runs" / "tuning" / "optuna-journal.log").is_file()
+
+
+def test_a_tune_example_on_a_database_says_it_needs_the_server():
+    for line in command_lines("python -m agents.tune"):
+        assert "--storage" not in line or NEEDS_THE_SERVER in line, line
+
+
 UNDERSTANDING = offline_examples("python -m agents.evaluate") + offline_examples("python -m agents.learning")
 
 
