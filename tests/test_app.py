@@ -83,6 +83,7 @@ def test_play_endpoint_returns_a_playable_video_the_csv_and_a_summary(client):
 def test_only_the_documented_endpoints_are_public(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     public = ["/compare", "/curves", "/evaluate", "/play", "/train", "/train_cancel", "/train_status"]
+    public += ["/tune", "/tune_cancel", "/tune_status"]
     assert sorted(endpoints) == public
     names = [p["parameter_name"] for p in endpoints["/play"]["parameters"]]
     assert names == ["game", "repo_id", "seed", "epsilon", "max_steps", "agent_view", "saliency"]
@@ -137,6 +138,14 @@ def test_train_endpoints_report_and_refuse_without_a_gpu(client):
         client.predict(game="Pong", start="scratch", api_name="/train")
     with pytest.raises(AppError, match="Only the owner of this Space may start or cancel"):
         client.predict(api_name="/train_cancel")
+
+
+def test_tune_endpoints_report_and_refuse_without_a_gpu(client):
+    assert client.predict(api_name="/tune_status")["status"] in ("none", "finished", "failed", "cancelled")
+    with pytest.raises(AppError, match="Training is off: this Space has no GPU"):
+        client.predict(game="Pong", n_trials=2, n_timesteps=1000, api_name="/tune")
+    with pytest.raises(AppError, match="Only the owner of this Space may start or cancel"):
+        client.predict(api_name="/tune_cancel")
 
 
 @pytest.mark.browser
@@ -463,3 +472,7 @@ def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url
     expect(page.get_by_text("The form holds the best trial's values")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("spinbutton", name="n_timesteps")).to_be_visible()
     expect(page.get_by_text("the RL Zoo's DQN values for Atari")).to_be_visible()  # the study started from scratch
+
+    study = Client(training_app_url, verbose=False).predict(api_name="/tune_status")  # and through the API
+    assert study["kind"] == "tune" and study["status"] == "finished" and len(study["trials"]) == 2
+    assert study["best"]["value"] == max(trial["value"] for trial in study["trials"])
