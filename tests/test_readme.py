@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_tune import readme_example
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,15 +74,10 @@ def test_train_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
 NEEDS_THE_SERVER = "# needs the database server"
 
 
-@pytest.mark.parametrize(
-    "line", [line for line in offline_examples("python -m agents.tune") if NEEDS_THE_SERVER not in line]
-)
-def test_tune_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
-    run = run_as_printed(line, fresh_machine, tmp_path)
-    assert run.returncode == 0, run.stderr[-2000:]
-    summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert summary["trials"] and summary["best_value"] is not None
-    assert (tmp_path / "runs" / "tuning" / "optuna-journal.log").is_file()
+def test_the_offline_tune_example_is_the_study_test_tune_runs():
+    """Run as printed by ``tests/test_tune.py``'s ``cli_study``, whose trials other tests read."""
+    offline = [line for line in offline_examples("python -m agents.tune") if NEEDS_THE_SERVER not in line]
+    assert [line.split()[3:] for line in offline] == [readme_example()]
 
 
 def test_a_tune_example_on_a_database_says_it_needs_the_server():

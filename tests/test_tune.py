@@ -152,11 +152,26 @@ def test_trials_keep_the_rl_zoo_values_but_cap_the_replay_memory_and_learning_st
     }
 
 
+def readme_example() -> list[str]:
+    """The README's tune example that runs offline: this module's study is that line, run as printed."""
+    (line,) = [
+        line
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("python -m agents.tune ") and "--storage" not in line
+    ]
+    return line.split()[3:]
+
+
 @pytest.fixture(scope="module")
 def cli_study(tmp_path_factory) -> tuple[Path, dict]:
-    """``python -m agents.tune``: a real study of two trials on a local journal file."""
-    out = tmp_path_factory.mktemp("tune-cli")
-    run = tune(*TINY, "--trials", "2", "--pruner", "none", "--seed", str(CHEAP_SEED), "--out", str(out))
+    """``python -m agents.tune``: a real study of two trials on a local journal file, as the README runs it."""
+    arguments = readme_example()
+    assert arguments == [
+        *["--game", "Breakout", "--trials", "2", "--timesteps", "1000", "--eval-episodes", "1"],
+        *["--sampler", "random", "--pruner", "none", "--seed", str(CHEAP_SEED), "--out", "runs/"],
+    ]
+    out = tmp_path_factory.mktemp("tune-cli") / "runs"
+    run = tune(*arguments[:-1], str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "2/2" in run.stderr  # the progress bar
     return out, json.loads(run.stdout.strip().splitlines()[-1])
