@@ -354,9 +354,8 @@ def notes_of_form(start_from, *values) -> tuple[str, str]:
 
 def values_for_start(start_from, fast_on):
     """A new start puts its values in the form (fine-tuning values from a trained agent), with why."""
-    start_key = "scratch" if start_from == "scratch" else "pretrained"
-    values = fast_preset_values(default_hyperparameters(start_key), fast_on)
-    return [form_note(start_key), *values.values()]
+    values = fast_preset_values(default_hyperparameters(start_from), fast_on)
+    return [form_note(start_from), *values.values()]
 
 
 def fast_preset_fields(fast_on, *values):
@@ -447,7 +446,7 @@ def train_api(
     scratch (shortened on a CPU). Returns its status; a second job while one runs is refused with the
     running job's progress."""
     given = {name: value for name, value in locals().items() if name in EDITABLE and value is not None}
-    hyperparameters = default_hyperparameters("scratch" if start == "scratch" else "pretrained") | given
+    hyperparameters = default_hyperparameters(start) | given
     return start_training(jobs, game, start, seed, hyperparameters, None, secret, save_freq)
 
 
@@ -544,7 +543,7 @@ def train_with_best():
         return {tune_message: failure_markdown("Could not fill the Train form", error)}
     status = jobs.status()
     start_key = status["settings"]["start"]
-    values = default_hyperparameters("scratch" if start_key == "scratch" else "pretrained") | values
+    values = default_hyperparameters(start_key) | values
     updates = {fields[name]: value for name, value in values.items()}
     message = f"The form holds the best trial's values (trial {study.best_trial.number}); the rest are the start's."
     return updates | {

@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from agents.catalog import Game
 from agents.errors import AgentError
 from agents.evaluation import Evaluation
 from agents.hub import ByteProgress
@@ -196,20 +197,9 @@ class JobManager:
             game = game_or_default(settings.game)
             settings = dataclasses.replace(settings, game=game.key)
             memory = check_memory(settings.resolved_hyperparameters())
-            if settings.start != "scratch":  # a missing or unreachable start agent is said now, not later
-                find_agent_files(game, None if settings.start == "pretrained" else settings.start, progress)
+            _find_start_agent(game, settings.start, progress)
             costs = step_costs(training_device(), False)
-            record = JobRecord(
-                id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
-                settings=dataclasses.asdict(settings),
-                game=game.key,
-                env_id=game.env_id,
-                device=training_device(),
-                replay_memory_bytes=memory,
-                created=time.time(),
-                step_costs=dataclasses.asdict(costs) if costs else None,
-            )
-            self._begin(record)
+            self._begin(_new_record(settings, game, memory, step_costs=dataclasses.asdict(costs) if costs else None))
         return self.status()
 
     def start_tuning(self, settings: TuningSettings, progress: ByteProgress | None = None) -> dict[str, Any]:
@@ -225,21 +215,8 @@ class JobManager:
             )
             memory = check_memory(settings.trial_hyperparameters())
             open_study(settings, open_storage(storage))
-            if settings.start != "scratch":
-                find_agent_files(game, None if settings.start == "pretrained" else settings.start, progress)
-            record = JobRecord(
-                id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
-                settings=dataclasses.asdict(settings),
-                game=game.key,
-                env_id=game.env_id,
-                device=training_device(),
-                replay_memory_bytes=memory,
-                created=time.time(),
-                step_costs=None,
-                phase="tuning",
-                kind="tune",
-            )
-            self._begin(record)
+            _find_start_agent(game, settings.start, progress)
+            self._begin(_new_record(settings, game, memory, step_costs=None, phase="tuning", kind="tune"))
         return self.status()
 
     def _begin(self, record: JobRecord) -> None:
@@ -444,6 +421,26 @@ class JobManager:
         for run in RunFolder.runs_under(self._folder(record.id) / "logs"):
             for _, old in run.checkpoints()[:-KEEP_CHECKPOINTS]:
                 old.unlink(missing_ok=True)
+
+
+def _find_start_agent(game: Game, start: str, progress: ByteProgress | None) -> None:
+    """A missing or unreachable start agent is said when the job is asked for, not once it runs."""
+    if start != "scratch":
+        find_agent_files(game, None if start == "pretrained" else start, progress)
+
+
+def _new_record(settings: TrainingSettings | TuningSettings, game: Game, memory: int, **fields: Any) -> JobRecord:
+    """A new job's record: its id, what was asked, where it runs."""
+    return JobRecord(
+        id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
+        settings=dataclasses.asdict(settings),
+        game=game.key,
+        env_id=game.env_id,
+        device=training_device(),
+        replay_memory_bytes=memory,
+        created=time.time(),
+        **fields,
+    )
 
 
 def disk_full_reason(folder: Path) -> str:

@@ -77,9 +77,8 @@ def form_note(start: str = "pretrained") -> str:
 def fast_preset_values(hyperparameters: dict[str, Any], on: bool) -> dict[str, Any]:
     """The form's values with the fast preset on (environments in parallel, :func:`agents.hyperparams.fast_preset`)
     or off (one environment, as the RL Zoo trains)."""
-    values = {**hyperparameters}
-    n_envs = fast_n_envs(values, os.cpu_count() or 1) if on else 1
-    return _editable({**values, **fast_preset(values, n_envs)})
+    n_envs = fast_n_envs(hyperparameters, os.cpu_count() or 1) if on else 1
+    return _editable(fast_preset(hyperparameters, n_envs))
 
 
 def fast_preset_note(hyperparameters: dict[str, Any]) -> str:
