@@ -6,7 +6,7 @@
 The Hub is a local server that answers like the Hub's file endpoints (``tests/fake_hub.py``, run as
 a process of its own), serving the shipped Breakout agent's files as ``sb3/dqn-BreakoutNoFrameskip-v4``;
 the app's code and the real ``huggingface_hub`` client download from it. Each measurement is a fresh
-process (nothing in memory) timing ``agents.session.play_stream``, the function the Play button calls,
+process (nothing in memory) timing ``agents.tabs.play.play_stream``, the function the Play button calls,
 from the call to its first streamed video segment; interpreter start-up and imports are excluded. The
 baseline is the same cached agent with no Hub at all (``HF_HUB_OFFLINE=1``).
 """
@@ -25,7 +25,7 @@ ENV_ID = "BreakoutNoFrameskip-v4"
 REPO = f"sb3/dqn-{ENV_ID}"
 FIRST_FRAME = """
 import json, time
-from agents.session import play_stream
+from agents.tabs.play import play_stream
 started = time.perf_counter()
 try:
     stream = play_stream("Breakout", None, 0, 0.01, 10_000, False)

@@ -9,10 +9,10 @@ finds it as it does offline, and the RL Zoo reads it from a log folder made here
 - the RL Zoo: ``python -m rl_zoo3.record_video`` (environment, inference, rendering and
   moviepy encoding, no overlays), run for a few steps and for ``--steps`` steps; its steps/s is the
   difference between the two, so that interpreter start-up and model loading count on neither side;
-- this pipeline: ``agents.episode.stream_episode`` (environment, inference, Q-value overlays and
+- this pipeline: ``agents.play.episode.stream_episode`` (environment, inference, Q-value overlays and
   H.264 encoding), game after game until it has played ``--steps`` steps, the agent already loaded.
 
-It also times the first streamed segment of a game: the request (``agents.session.play_stream``,
+It also times the first streamed segment of a game: the request (``agents.tabs.play.play_stream``,
 the function the Play button calls) to the first playable video segment, model cached in memory.
 """
 
@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from agents.agent import load_agent  # noqa: E402
-from agents.episode import EpisodeResult, stream_episode  # noqa: E402
-from agents.offline import OFFLINE_AGENTS  # noqa: E402
-from agents.rollout import play_episode  # noqa: E402
-from agents.session import play_stream  # noqa: E402
+from agents.core.agent import load_agent  # noqa: E402
+from agents.core.agent_files import OFFLINE_AGENTS  # noqa: E402
+from agents.play.episode import EpisodeResult, stream_episode  # noqa: E402
+from agents.play.rollout import play_episode  # noqa: E402
+from agents.tabs.play import play_stream  # noqa: E402
 
 GAME = "Breakout"
 ENV_ID = "BreakoutNoFrameskip-v4"

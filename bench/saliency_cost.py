@@ -1,4 +1,4 @@
-"""What perturbation saliency (``agents.saliency``) costs a game played step by step, on this machine.
+"""What perturbation saliency (``agents.play.saliency``) costs a game played step by step, on this machine.
 
     python bench/saliency_cost.py [--steps 300]
 
@@ -11,7 +11,7 @@ off) plays ``--steps`` agent steps in each of these ways, one after the other in
   (``SaliencyTracker``, which holds the last map between computed ones).
 
 Each is timed with torch's default number of threads, then with one thread (as the Play pipeline
-runs its network, ``agents.episode``). A game plays in real time at 60 frames/s, i.e. 15 agent
+runs its network, ``agents.play.episode``). A game plays in real time at 60 frames/s, i.e. 15 agent
 steps/s with the agent's frame skip of 4: the bench says which ways keep ahead of it, and, from the
 measured cost of one map, the smallest ``every`` that would.
 """
@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.agent import Agent, agent_from_files  # noqa: E402
-from agents.catalog import get_game  # noqa: E402
-from agents.environment import make_env  # noqa: E402
-from agents.offline import offline_agent_files  # noqa: E402
-from agents.saliency import SaliencySettings, SaliencyTracker, grid_centres  # noqa: E402
+from agents.core.agent import Agent, agent_from_files  # noqa: E402
+from agents.core.agent_files import offline_agent_files  # noqa: E402
+from agents.core.catalog import get_game  # noqa: E402
+from agents.core.environment import make_env  # noqa: E402
+from agents.play.saliency import SaliencySettings, SaliencyTracker, grid_centres  # noqa: E402
 
 GAME = "Breakout"
 ATARI_FPS = 60

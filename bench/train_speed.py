@@ -6,10 +6,10 @@
 Both train SB3's DQN from scratch with the RL Zoo's Atari settings and the same overrides
 (a short ``learning_starts`` so most steps learn; no evaluation, no checkpoints). Each side runs at
 two lengths and its steps/s is the difference, so start-up counts on neither side. The Arena's
-side is a :class:`agents.jobs.JobManager` job whose status is read every 2 s, as the page does.
+side is a :class:`agents.jobs.manager.JobManager` job whose status is read every 2 s, as the page does.
 
 It also checks the time the Train tab announces before a run: the estimate from this machine's
-step costs (``agents.training_time``, as the app measures them at start-up) against the time both
+step costs (``agents.train.training_time``, as the app measures them at start-up) against the time both
 sides took, for the whole longer run (the job) and for the steps between the two lengths (both).
 """
 
@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from agents.catalog import get_game  # noqa: E402
-from agents.hyperparams import rl_zoo_atari_defaults  # noqa: E402
-from agents.jobs import JobManager  # noqa: E402
-from agents.train_session import status_markdown, training_curve  # noqa: E402
-from agents.training import TrainingSettings, training_device  # noqa: E402
-from agents.training_time import format_duration, measure_step_costs  # noqa: E402
+from agents.core.catalog import get_game  # noqa: E402
+from agents.jobs.manager import JobManager  # noqa: E402
+from agents.tabs.train import status_markdown, training_curve  # noqa: E402
+from agents.train.hyperparams import rl_zoo_atari_defaults  # noqa: E402
+from agents.train.training import TrainingSettings, training_device  # noqa: E402
+from agents.train.training_time import format_duration, measure_step_costs  # noqa: E402
 
 OVERRIDES = {"learning_starts": 1000, "buffer_size": 20_000}
 WARM_UP_STEPS = 2000

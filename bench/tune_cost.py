@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 import optuna  # noqa: E402
 import torch  # noqa: E402
 
-from agents.catalog import get_game  # noqa: E402
-from agents.training import training_device  # noqa: E402
-from agents.tuning import load_study  # noqa: E402
+from agents.core.catalog import get_game  # noqa: E402
+from agents.train.training import training_device  # noqa: E402
+from agents.tune.tuning import load_study  # noqa: E402
 
 
 def timed(command: list[str]) -> float:

@@ -15,7 +15,7 @@ import torch
 from sb3_contrib import QRDQN
 from stable_baselines3 import DQN
 
-from agents.environment import env_settings, make_env
+from agents.core.environment import env_settings, make_env
 
 RL_ZOO_ATARI_CONFIG = """!!python/object/apply:collections.OrderedDict
 - - - batch_size

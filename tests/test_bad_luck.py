@@ -18,14 +18,14 @@ import pytest
 from stable_baselines3 import DQN
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from agents import jobs as jobs_module
-from agents import video
-from agents.agent import load_agent
-from agents.episode import play_to_folder
-from agents.errors import AgentError
-from agents.jobs import JobManager, JobRecord
-from agents.run_folder import RunFolder
-from agents.training import TrainingSettings, latest_readable_checkpoint
+from agents.core.agent import load_agent
+from agents.core.errors import AgentError
+from agents.core.run_folder import RunFolder
+from agents.jobs import manager as jobs_module
+from agents.jobs.manager import JobManager, JobRecord
+from agents.play import video
+from agents.play.episode import play_to_folder
+from agents.train.training import TrainingSettings, latest_readable_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

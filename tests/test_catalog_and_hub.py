@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.catalog import GAMES, get_game
-from agents.errors import AgentError
-from agents.hub import check_repo_id, fetch_agent_files
+from agents.core.catalog import GAMES, get_game
+from agents.core.errors import AgentError
+from agents.core.hub import check_repo_id, fetch_agent_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,8 +58,8 @@ def test_dead_network_uses_the_cache_and_fails_fast_without_it(hf_cache):
     """Not offline mode, but a Hub endpoint where nothing answers: the cache serves, nothing hangs."""
     script = (
         "import json, time\n"
-        "from agents.hub import fetch_agent_files\n"
-        "from agents.errors import AgentError\n"
+        "from agents.core.hub import fetch_agent_files\n"
+        "from agents.core.errors import AgentError\n"
         "files = fetch_agent_files('sb3/dqn-PongNoFrameskip-v4', 'PongNoFrameskip-v4')\n"
         "started = time.perf_counter()\n"
         "try:\n"
@@ -82,9 +82,9 @@ def test_a_genuine_rl_zoo_hub_repo_loads_from_the_cache_and_plays(hf_cache, tmp_
     """The real files of a course student's SB3 2.4 repo (weights written here), through the real path."""
     from stable_baselines3 import DQN
 
-    from agents.agent import load_agent
-    from agents.environment import env_settings, make_env
-    from agents.episode import play_to_folder
+    from agents.core.agent import load_agent
+    from agents.core.environment import env_settings, make_env
+    from agents.play.episode import play_to_folder
     from tests import hub_cache
     from tests.conftest import reference_path
 

@@ -16,9 +16,9 @@ import yaml
 from sb3_contrib import QRDQN
 from stable_baselines3 import DQN, PPO
 
-from agents.checkpoint import build_q_function, read_checkpoint
-from agents.environment import env_settings, make_env, read_rl_zoo_yaml
-from agents.errors import AgentError
+from agents.core.checkpoint import build_q_function, read_checkpoint
+from agents.core.environment import env_settings, make_env, read_rl_zoo_yaml
+from agents.core.errors import AgentError
 from tests import hub_cache
 from tests.conftest import reference_path
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.agent import agent_from_files
-from agents.arena import PairedEvaluation, contender
-from agents.catalog import get_game
-from agents.errors import AgentError
-from agents.evaluation import Evaluation, evaluate
-from agents.offline import offline_agent_files
+from agents.compare.duel import PairedEvaluation, contender
+from agents.core.agent import agent_from_files
+from agents.core.agent_files import offline_agent_files
+from agents.core.catalog import get_game
+from agents.core.errors import AgentError
+from agents.evaluate.evaluation import Evaluation, evaluate
 from tests import hub_cache
 from tests.media import decode_frame, probe
 

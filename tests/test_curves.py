@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from stable_baselines3.common.monitor import Monitor
 
-from agents import curves
-from agents.catalog import GAMES
-from agents.curves import LearningCurves, hub_metrics_curves, run_curves, shipped_curves
-from agents.errors import AgentError
+from agents.core.catalog import GAMES
+from agents.core.errors import AgentError
+from agents.curves import logs as curves
+from agents.curves.logs import LearningCurves, hub_metrics_curves, run_curves, shipped_curves
 from tests.conftest import reference_path
 
 MiB = 1024 * 1024
@@ -62,7 +62,7 @@ def test_shipped_curves_are_the_reference_logs_thinned_honestly(env_id):
     folder = reference_path("rl-trained-agents", "dqn", f"{env_id}_1")
     log = pd.read_csv(folder / "0.monitor.csv", skiprows=1)
     # What rl_zoo3.plots.plot_train draws: ts2xy's x = cumsum(l) and window_func's 100-episode mean of r,
-    # computed here another way (pandas' rolling mean) than agents.curves does (NumPy's, as SB3 does).
+    # computed here another way (pandas' rolling mean) than agents.curves.logs does (NumPy's, as SB3 does).
     frames = np.cumsum(log["l"].to_numpy())
     scores = log["r"].to_numpy()
     averages = log["r"].rolling(100).mean().to_numpy()

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.agent import load_agent
-from agents.environment import make_env
-from agents.episode import EpisodeResult, check_play_inputs, play_to_folder, stream_episode
-from agents.errors import AgentError
-from agents.overlay import OverlayRenderer
+from agents.core.agent import load_agent
+from agents.core.environment import make_env
+from agents.core.errors import AgentError
+from agents.play.episode import EpisodeResult, check_play_inputs, play_to_folder, stream_episode
+from agents.play.overlay import OverlayRenderer
 from tests.media import decode_frame, probe
 
 ROOT = Path(__file__).resolve().parents[1]

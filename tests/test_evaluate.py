@@ -11,13 +11,13 @@ import pytest
 from rl_zoo3.utils import create_test_env
 from stable_baselines3 import DQN
 
-from agents.benchmark import PublishedScore, benchmark_score, card_score, verdict
-from agents.catalog import get_game
-from agents.episode import play_to_folder
-from agents.errors import AgentError
-from agents.evaluate_session import evaluation_markdown, histogram_data, run_evaluation
-from agents.evaluation import Evaluation, evaluate
-from agents.offline import offline_agent_files
+from agents.core.agent_files import offline_agent_files
+from agents.core.catalog import get_game
+from agents.core.errors import AgentError
+from agents.evaluate.benchmark import PublishedScore, benchmark_score, card_score, verdict
+from agents.evaluate.evaluation import Evaluation, evaluate
+from agents.play.episode import play_to_folder
+from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 BREAKOUT = "BreakoutNoFrameskip-v4"
@@ -26,7 +26,7 @@ BREAKOUT = "BreakoutNoFrameskip-v4"
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped Breakout agent: trained, so its games are long and its actions far from random."""
-    from agents.agent import agent_from_files
+    from agents.core.agent import agent_from_files
 
     return agent_from_files(offline_agent_files(BREAKOUT), get_game("Breakout"))
 

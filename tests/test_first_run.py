@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents import access, play, train
-from agents.overlay import BAR, GREEDY, TRACE, OverlayRenderer
-from agents.rollout import Step
-from agents.session import q_value_plot_data
-from agents.train_session import controls, default_hyperparameters, job_form_values, job_settings_line
-from agents.training_time import PhaseClock, StepCosts, format_duration
+from agents.core import access
+from agents.play import __main__ as play
+from agents.play.overlay import BAR, GREEDY, TRACE, OverlayRenderer
+from agents.play.rollout import Step
+from agents.tabs.play import q_value_plot_data
+from agents.tabs.train import controls, default_hyperparameters, job_form_values, job_settings_line
+from agents.train import __main__ as train
+from agents.train.training_time import PhaseClock, StepCosts, format_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 

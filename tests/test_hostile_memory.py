@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from stable_baselines3 import DQN
 
-from agents.environment import env_settings, make_env
+from agents.core.environment import env_settings, make_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PEAK_MB, SECONDS = 1500, 10
@@ -22,10 +22,10 @@ BOMB_BYTES = 1600 * 1024 * 1024  # zeros, deflated to about 7 MB
 LOADER = """
 import resource, sys, time
 started = time.perf_counter()
-from agents.agent import agent_from_files
-from agents.catalog import get_game
-from agents.errors import AgentError
-from agents.hub import AgentFiles
+from agents.core.agent import agent_from_files
+from agents.core.catalog import get_game
+from agents.core.errors import AgentError
+from agents.core.hub import AgentFiles
 try:
     files = AgentFiles("hostile/repo", "dqn", sys.argv[1], sys.argv[2], None, None)
     agent_from_files(files, get_game("SpaceInvaders"))

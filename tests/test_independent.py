@@ -22,10 +22,10 @@ import torch
 from rl_zoo3.utils import create_test_env
 from stable_baselines3 import DQN
 
-from agents.agent import load_agent
-from agents.episode import play_to_folder, stream_episode
-from agents.hub import fetch_agent_files
-from agents.overlay import FONT, OverlayRenderer
+from agents.core.agent import load_agent
+from agents.core.hub import fetch_agent_files
+from agents.play.episode import play_to_folder, stream_episode
+from agents.play.overlay import FONT, OverlayRenderer
 from tests.media import decode_frames
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,7 +170,7 @@ def test_the_offline_agent_that_plays_is_the_shipped_checkpoint(tmp_path):
     torch.save({name[len("q_net.") :]: value for name, value in weights.items() if name.startswith("q_net.")}, saved)
     script = (
         "import sys, torch\n"
-        "from agents.agent import load_agent\n"
+        "from agents.core.agent import load_agent\n"
         "agent = load_agent('Breakout')\n"
         "expected = torch.load(sys.argv[1], weights_only=True)\n"
         "actual = agent.q_function.network.state_dict()\n"

@@ -7,11 +7,11 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 
-from agents import offline
-from agents.agent import load_agent
-from agents.episode import play_to_folder
-from agents.hub import HubUnavailable
-from agents.session import summary_markdown
+from agents.core import agent_files as offline
+from agents.core.agent import load_agent
+from agents.core.hub import HubUnavailable
+from agents.play.episode import play_to_folder
+from agents.tabs.play import summary_markdown
 from tests import hub_cache
 
 QBERT = "QbertNoFrameskip-v4"

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from huggingface_hub import constants
 
-from agents import hub as hub_module
-from agents.catalog import get_game
-from agents.episode import play_to_folder
-from agents.errors import AgentError
-from agents.hub import HubTooSlow, cached_agent_files, fetch_agent_files, revision_note
-from agents.session import load_with_progress
-from agents.training import _read_start_checkpoint
+from agents.core import hub as hub_module
+from agents.core.catalog import get_game
+from agents.core.errors import AgentError
+from agents.core.hub import HubTooSlow, cached_agent_files, fetch_agent_files, revision_note
+from agents.play.episode import play_to_folder
+from agents.tabs.play import load_with_progress
+from agents.train.training import _read_start_checkpoint
 from tests import hub_cache
 from tests.fake_hub import FakeHub
 

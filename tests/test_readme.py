@@ -85,7 +85,7 @@ def test_a_tune_example_on_a_database_says_it_needs_the_server():
         assert "--storage" not in line or NEEDS_THE_SERVER in line, line
 
 
-UNDERSTANDING = offline_examples("python -m agents.evaluate") + offline_examples("python -m agents.learning")
+UNDERSTANDING = offline_examples("python -m agents.evaluate") + offline_examples("python -m agents.curves")
 
 
 @pytest.mark.parametrize("line", UNDERSTANDING)

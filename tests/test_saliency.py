@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from agents.agent import agent_from_files
-from agents.catalog import get_game
-from agents.checkpoint import QFunction
-from agents.environment import make_env
-from agents.offline import offline_agent_files
-from agents.saliency import (
+from agents.core.agent import agent_from_files
+from agents.core.agent_files import offline_agent_files
+from agents.core.catalog import get_game
+from agents.core.checkpoint import QFunction
+from agents.core.environment import make_env
+from agents.play.saliency import (
     MAX_ALPHA,
     SaliencySettings,
     SaliencyTracker,
@@ -232,7 +232,7 @@ def test_play_with_saliency_writes_the_maps_and_colours_the_video(tmp_path):
     import sys
     from pathlib import Path
 
-    from agents.episode import SALIENCY_EVERY
+    from agents.play.episode import SALIENCY_EVERY
     from tests.media import decode_frame
 
     root = Path(__file__).resolve().parents[1]

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.agent import agent_from_files
-from agents.catalog import GAMES
-from agents.evaluation import evaluate
-from agents.offline import OFFLINE_AGENTS, offline_agent_files
+from agents.core.agent import agent_from_files
+from agents.core.agent_files import OFFLINE_AGENTS, offline_agent_files
+from agents.core.catalog import GAMES
+from agents.evaluate.evaluation import evaluate
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_with_no_network_and_an_empty_cache_the_shipped_agent_plays(env_id, tmp_
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
     game = GAME_OF[env_id].key
     default = subprocess.run(
-        [sys.executable, "-c", "from agents.offline import first_playable_game; print(first_playable_game())"],
+        [sys.executable, "-c", "from agents.core.agent_files import first_playable_game; print(first_playable_game())"],
         cwd=ROOT,
         env=env,
         capture_output=True,

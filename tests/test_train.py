@@ -14,16 +14,16 @@ import pytest
 import torch
 import yaml
 
-from agents import access
-from agents.agent import load_agent
-from agents.checkpoint import read_checkpoint
-from agents.errors import AgentError
-from agents.hub import fetch_agent_files
-from agents.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
-from agents.jobs import JobManager
-from agents.run_folder import RunFolder
-from agents.train_session import plan_note, start_training, training_curve
-from agents.training import TrainingSettings, train
+from agents.core import access
+from agents.core.agent import load_agent
+from agents.core.checkpoint import read_checkpoint
+from agents.core.errors import AgentError
+from agents.core.hub import fetch_agent_files
+from agents.core.run_folder import RunFolder
+from agents.jobs.manager import JobManager
+from agents.tabs.train import plan_note, start_training, training_curve
+from agents.train.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
+from agents.train.training import TrainingSettings, train
 from tests import hub_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def test_a_pushed_repo_plays_in_the_play_tab(cli_run, hf_cache, tmp_path):
     hub_cache.add_repo(hf_cache, "alice/dqn-BreakoutNoFrameskip-v4", files)
     agent = load_agent("Breakout", "alice/dqn-BreakoutNoFrameskip-v4")
     assert agent.published_result["mean_reward"] == summary["mean_reward"]
-    from agents.episode import play_to_folder
+    from agents.play.episode import play_to_folder
 
     assert play_to_folder(agent, tmp_path, seed=0, epsilon=0.0, max_steps=30).steps == 30
 
@@ -213,7 +213,7 @@ def test_job_runs_in_the_background_refuses_a_second_and_reports(hf_cache, tmp_p
         def upload_folder(self, **kwargs):
             calls.append(("upload_folder", kwargs, sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())))
 
-    monkeypatch.setattr("agents.publish.HfApi", FakeHfApi)
+    monkeypatch.setattr("agents.train.publish.HfApi", FakeHfApi)
     url = jobs.push("alice", "hf_token_of_alice")
     assert url == "https://huggingface.co/alice/dqn-BreakoutNoFrameskip-v4"
     assert calls[0] == ("token", "hf_token_of_alice")
@@ -277,8 +277,8 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
     """Kill the process that runs a job; a new process resumes it from its checkpoint to the end."""
     script = (
         "import sys, time\n"
-        "from agents.jobs import JobManager\n"
-        "from agents.training import TrainingSettings\n"
+        "from agents.jobs.manager import JobManager\n"
+        "from agents.train.training import TrainingSettings\n"
         "jobs = JobManager(sys.argv[1])\n"
         "jobs.start(TrainingSettings(game='Breakout', start='scratch', eval_freq=-1, save_freq=500,\n"
         "    hyperparameters={'n_timesteps': 2000, 'learning_starts': 500, 'buffer_size': 1000,\n"

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from agents.environment import read_rl_zoo_yaml
-from agents.episode import play_to_folder
-from agents.hyperparams import (
+from agents.core.environment import read_rl_zoo_yaml
+from agents.core.run_folder import RunFolder
+from agents.play.episode import play_to_folder
+from agents.tabs.train import default_hyperparameters, fast_preset_note, fast_preset_values, job_settings_line
+from agents.train.hyperparams import (
     FINE_TUNING,
     fast_n_envs,
     fast_preset,
@@ -22,10 +24,8 @@ from agents.hyperparams import (
     start_values,
     target_update_transitions,
 )
-from agents.run_folder import RunFolder
-from agents.train_session import default_hyperparameters, fast_preset_note, fast_preset_values, job_settings_line
-from agents.training import LiveProgress, TrainingSettings, run_agent, train
-from agents.training_time import PhaseClock
+from agents.train.training import LiveProgress, TrainingSettings, run_agent, train
+from agents.train.training_time import PhaseClock
 from tests import hub_cache
 
 ROOT = Path(__file__).resolve().parents[1]

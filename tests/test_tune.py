@@ -25,13 +25,13 @@ from optuna.trial import TrialState
 from rl_zoo3 import hyperparams_opt
 from rl_zoo3.exp_manager import ExperimentManager
 
-from agents.checkpoint import build_q_function
-from agents.errors import AgentError
-from agents.hyperparams import rl_zoo_atari_defaults
-from agents.jobs import JobManager
-from agents.training import TrainingSettings, _load_start_weights
-from agents.tune_session import best_train_hyperparameters, export_csv, export_yaml, job_study, trials_table
-from agents.tuning import (
+from agents.core.checkpoint import build_q_function
+from agents.core.errors import AgentError
+from agents.jobs.manager import JobManager
+from agents.tabs.tune import best_train_hyperparameters, export_csv, export_yaml, job_study, trials_table
+from agents.train.hyperparams import rl_zoo_atari_defaults
+from agents.train.training import TrainingSettings, _load_start_weights
+from agents.tune.tuning import (
     TuningSettings,
     _atari_search_space,
     load_study,
@@ -278,8 +278,8 @@ def test_a_tuning_job_resumes_after_its_processes_are_killed(tmp_path):
     running is failed as interrupted, and the study goes on to its total."""
     script = (
         "import sys, time\n"
-        "from agents.jobs import JobManager\n"
-        "from agents.tuning import TuningSettings\n"
+        "from agents.jobs.manager import JobManager\n"
+        "from agents.tune.tuning import TuningSettings\n"
         "JobManager(sys.argv[1]).start_tuning(TuningSettings(game='Breakout', n_trials=1, n_timesteps=1000,\n"
         f"    n_eval_episodes=1, sampler='random', pruner='none', seed={CHEAP_SEED}))\n"
         "time.sleep(600)\n"
@@ -316,7 +316,7 @@ def test_trials_from_the_pretrained_agent_start_from_its_weights(hf_cache, tmp_p
             assert all(torch.equal(value, start[name]) for name, value in network.state_dict().items())
         loaded.append((repo_id, model.batch_size))
 
-    monkeypatch.setattr("agents.tuning._load_start_weights", spy)
+    monkeypatch.setattr("agents.tune.tuning._load_start_weights", spy)
     settings = TuningSettings(
         game="Breakout", start="pretrained", n_trials=1, n_timesteps=1000, n_eval_episodes=1, seed=CHEAP_SEED
     )

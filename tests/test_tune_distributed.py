@@ -21,7 +21,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from agents.tuning import load_study
+from agents.tune.tuning import load_study
 from tests.conftest import free_port
 from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY
 

@@ -23,14 +23,14 @@ WHEELS=(
     farama-notifications==0.0.6    # gymnasium
     optuna==5.0.0                  # rl_zoo3 (alembic only for a database's schema: not carried)
     colorlog==6.12.0               # optuna
-    sqlalchemy==2.1.9              # agents.tuning, which agents.jobs imports
+    sqlalchemy==2.1.9              # agents.tune.tuning, which agents.jobs.manager imports
     sb3-team-hf-integration==3.2   # huggingface_sb3, which rl_zoo3 imports
     wasabi==1.1.3                  # huggingface_sb3
     httpx2==2.16.2                 # huggingface_hub 2.x
     httpcore2==2.16.2              # httpx2
     truststore==0.10.5             # httpx2
     brotli==1.2.1                  # httpx2
-    proglog==0.1.12                # moviepy (agents.video imports moviepy.config)
+    proglog==0.1.12                # moviepy (agents.play.video imports moviepy.config)
     decorator==5.3.1               # moviepy
     python-dotenv==1.2.4           # moviepy.config
 )

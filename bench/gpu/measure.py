@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-# moviepy.config (agents.video imports it) asks imageio-ffmpeg for its ffmpeg binary at import time.
+# moviepy.config (agents.play.video imports it) asks imageio-ffmpeg for its ffmpeg binary at import time.
 # That wheel is ~30 MB of ffmpeg and is not carried; nothing here encodes video, so without it moviepy
 # is told to look for a system ffmpeg instead (and to say "unset" if there is none). The job's worker
 # inherits this.
@@ -45,10 +45,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the GPU machine has no network; 
 
 import torch  # noqa: E402
 
-from agents import hyperparams  # noqa: E402
-from agents.catalog import get_game  # noqa: E402
-from agents.jobs import JobManager  # noqa: E402
-from agents.training import TrainingSettings, training_device  # noqa: E402
+from agents.core.catalog import get_game  # noqa: E402
+from agents.jobs.manager import JobManager  # noqa: E402
+from agents.train import hyperparams  # noqa: E402
+from agents.train.training import TrainingSettings, training_device  # noqa: E402
 
 GAME = "Pong"
 POLL_S = 1.0
@@ -187,7 +187,7 @@ def measure_job(game: str, overrides: dict[str, Any], slice_s: float, folder: Pa
 
 
 def fast_preset_overrides(base: dict[str, Any], cores: int, n_envs: int | None) -> tuple[dict[str, Any], int] | None:
-    """The fast preset's changes to the RL Zoo's values, and its n_envs; None before agents.hyperparams has it."""
+    """The fast preset's changes to the RL Zoo's values, and its n_envs; None before agents.train.hyperparams has it."""
     if not hasattr(hyperparams, "fast_preset"):
         return None
     values = {**hyperparams.rl_zoo_atari_defaults(), **base}
@@ -258,7 +258,7 @@ def main() -> None:
     summary["job"] = job
     preset = fast_preset_overrides(base, cores, args.n_envs)
     if preset is None:
-        summary["fast_preset"] = {"skipped": "agents.hyperparams.fast_preset is not there yet"}
+        summary["fast_preset"] = {"skipped": "agents.train.hyperparams.fast_preset is not there yet"}
     else:
         changes, n_envs = preset
         fast = measure_job(args.game, changes, args.slice, work / "fast", f"Fast preset ({n_envs} envs)")

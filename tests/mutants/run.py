@@ -36,7 +36,7 @@ MUTANTS = [
     Mutant(
         "swapped action names",
         "the bars are labelled wrong",
-        "agents/overlay.py",
+        "agents/play/overlay.py",
         "        for row, name in enumerate(self.action_names):",
         "        for row, name in enumerate(self.action_names[1::-1] + self.action_names[2:]):",
         "tests/test_independent.py::test_the_panel_labels_each_bar_with_its_actions_name",
@@ -44,7 +44,7 @@ MUTANTS = [
     Mutant(
         "random offline agent",
         "the offline demo scores 0-2",
-        "agents/agent.py",
+        "agents/core/agent.py",
         "        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n",
         "        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n"
         "        if files.offline:\n"
@@ -54,7 +54,7 @@ MUTANTS = [
     Mutant(
         "no streaming",
         "the first frame comes after seconds, not 0.3 s",
-        "agents/episode.py",
+        "agents/play/episode.py",
         "            yield from encoder.new_segments()\n        render_thread.close()",
         "        render_thread.close()",
         "tests/test_independent.py::test_a_video_segment_is_streamed_while_steps_remain",
@@ -62,7 +62,7 @@ MUTANTS = [
     Mutant(
         "seed ignored",
         "same seed, same game is false",
-        "agents/environment.py",
+        "agents/core/environment.py",
         "                seed=seed,",
         "                seed=0,",
         "tests/test_independent.py::test_same_seed_same_game_in_two_processes_and_another_seed_another_game",
@@ -70,7 +70,7 @@ MUTANTS = [
     Mutant(
         "frame one step late",
         "the picture and the Q bars disagree",
-        "agents/rollout.py",
+        "agents/play/rollout.py",
         "        screen = ale.getScreenRGB()\n",
         "        screen, late = (late if index else ale.getScreenRGB()), ale.getScreenRGB()\n",
         "tests/test_independent.py::test_each_video_frame_shows_the_screen_the_agent_acted_on",
@@ -78,7 +78,7 @@ MUTANTS = [
     Mutant(
         "frame stack reversed",
         "the agent plays badly",
-        "agents/checkpoint.py",
+        "agents/core/checkpoint.py",
         "        values = self.network(torch.as_tensor(observations))",
         "        values = self.network(torch.as_tensor(np.ascontiguousarray(observations[:, ::-1])))",
         "tests/test_independent.py::test_play_acts_and_values_as_stock_sb3_on_the_rl_zoos_env",
@@ -86,7 +86,7 @@ MUTANTS = [
     Mutant(
         "rewards clipped in the CSV",
         "the CSV's rewards are wrong (the final score stays right)",
-        "agents/episode.py",
+        "agents/play/episode.py",
         "rows.append((step.index, step.action, name, step.exploratory, step.reward, step.score, step.lives))",
         "rows.append((step.index, step.action, name, step.exploratory, max(-1.0, min(1.0, step.reward)), "
         "step.score, step.lives))",

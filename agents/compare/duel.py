@@ -1,0 +1,204 @@
+"""Compare two agents on the same game and the same seeds: a paired evaluation and a side-by-side video.
+
+The paired evaluation is two ordinary evaluations (:func:`agents.evaluate.evaluation.evaluate`) on the same seeds,
+so each agent's scores are exactly those Evaluate gives it alone; the difference B − A is taken seed by
+seed, with a 95% paired bootstrap interval. The video plays one seed with both agents in step, each
+game drawn with its own Q-value panel below it (the phone layout of Play), side by side; a game that
+ends first holds its last frame, marked as over, until the other ends.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from agents.core.agent import Agent, agent_from_files, load_agent
+from agents.core.catalog import Game
+from agents.core.errors import AgentError
+from agents.core.run_folder import RunFolder
+from agents.evaluate.evaluation import Evaluation, EvaluationProgress, evaluate
+from agents.play.episode import ATARI_FPS, segments_folder
+from agents.play.overlay import FONT, OverlayRenderer
+from agents.play.rollout import Step, play_episode
+from agents.play.video import StreamingEncoder
+
+BOOTSTRAP_SAMPLES = 10_000
+TITLE_HEIGHT = 28
+OVER_SHADE = 0.45  # how much of a finished game's last frame stays visible under "GAME OVER"
+
+
+@dataclass(frozen=True)
+class PairedEvaluation:
+    """Two agents' scores on the same seeds, and what their difference says."""
+
+    a: Evaluation
+    b: Evaluation
+    a_name: str
+    b_name: str
+
+    @property
+    def differences(self) -> np.ndarray:
+        return np.array(self.b.scores) - np.array(self.a.scores)
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """The paired bootstrap interval of the mean difference: seeds drawn with replacement, the same
+        draws every time (a fixed generator), so the same games give the same interval."""
+        differences = self.differences
+        draws = np.random.default_rng(0).integers(len(differences), size=(BOOTSTRAP_SAMPLES, len(differences)))
+        means = differences[draws].mean(axis=1)
+        low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+        return float(low), float(high)
+
+    def verdict(self) -> str:
+        """In words: who scores higher on how many seeds, the mean difference and its interval."""
+        differences = self.differences
+        low, high = self.interval()
+        b_wins, a_wins = int((differences > 0).sum()), int((differences < 0).sum())
+        n = len(differences)
+        if b_wins >= a_wins:
+            lead = f"B scores higher on {b_wins} of {n} seeds" + (f", A on {a_wins}" if a_wins else "")
+        else:
+            lead = f"A scores higher on {a_wins} of {n} seeds" + (f", B on {b_wins}" if b_wins else "")
+        clear = "no clear difference" if low <= 0 <= high else ("B is better" if low > 0 else "A is better")
+        return (
+            f"{lead}; mean difference B − A {differences.mean():+.1f}, 95% interval [{low:.1f}, {high:.1f}]: {clear}."
+        )
+
+    def summary(self) -> dict:
+        low, high = self.interval()
+        sides = {"a": (self.a, self.a_name), "b": (self.b, self.b_name)}
+        return {
+            **{
+                side: {"repo": name, "scores": e.scores, "episode_steps": e.episode_steps, "mean": e.mean, "std": e.std}
+                for side, (e, name) in sides.items()
+            },
+            "seeds": self.a.seeds,
+            "epsilon": self.a.epsilon,
+            "difference": {"mean": float(self.differences.mean()), "ci95": [low, high]},
+            "verdict": self.verdict(),
+        }
+
+
+def contender(game: Game, spec: str | None, folders: bool = False) -> Agent:
+    """An agent for the arena: a Hub repo id (empty: the game's own agent), or, with ``folders`` (the
+    command line, or the app's own last training job, never a visitor's text), the folder of a training
+    run in the RL Zoo's layout (``<log>/dqn/<EnvId>_<n>``)."""
+    spec = (spec or "").strip()
+    folder = Path(spec) if spec and folders else None
+    if folder is not None and folder.is_dir():
+        run = RunFolder(folder, folder.name.rsplit("_", 1)[0])
+        if run.env_id != game.env_id:
+            raise AgentError(f"{folder} is a run on {run.env_id}, not {game.env_id}: both agents must play one game.")
+        if not run.model_zip.is_file():
+            raise AgentError(f"{folder} holds no {run.model_zip.name}: the run has not finished.")
+        return agent_from_files(run.agent_files(), game)
+    return load_agent(game.key, spec or None)
+
+
+def paired_evaluation(
+    a: Agent,
+    b: Agent,
+    n_episodes: int,
+    first_seed: int,
+    epsilon: float,
+    max_steps: int,
+    progress: EvaluationProgress | None = None,
+) -> PairedEvaluation:
+    """Both agents on the same seeds, one after the other."""
+
+    def half(offset: int) -> EvaluationProgress | None:
+        if progress is None:
+            return None
+        return lambda done, total, rate: progress(offset + done, 2 * total, rate)
+
+    first = evaluate(a, n_episodes, epsilon, max_steps, first_seed, progress=half(0))
+    second = evaluate(b, n_episodes, epsilon, max_steps, first_seed, progress=half(n_episodes))
+    return PairedEvaluation(first, second, a.repo_id, b.repo_id)
+
+
+class _Side:
+    """One agent's column of the video: its game and panel, under a title, held at its end."""
+
+    def __init__(self, agent: Agent, label: str, steps: Iterator[Step]) -> None:
+        self.agent, self.label, self.steps = agent, label, steps
+        self.renderer: OverlayRenderer | None = None
+        self.frame: np.ndarray | None = None
+        self.last: Step | None = None
+        self.over = False
+
+    def advance(self) -> None:
+        """Play one step, or, once the game is over, keep its last frame marked as such."""
+        if self.over:
+            return
+        step = next(self.steps, None)
+        if step is None:
+            self.over = True
+            self._mark_over()
+            return
+        if self.renderer is None:
+            self.renderer = OverlayRenderer(self.agent.action_names, step.screen.shape, False, stacked=True)
+        self.last = step
+        self.frame = self.renderer.render(step).copy()
+
+    def _mark_over(self) -> None:
+        if self.frame is None or self.last is None:
+            return
+        self.frame = (self.frame * OVER_SHADE).astype(np.uint8)
+        middle = self.frame.shape[0] // 3
+        cv2.putText(self.frame, "GAME OVER", (60, middle), FONT, 1.2, (255, 255, 255), 3, cv2.LINE_AA)
+        text = f"score {self.last.score:.0f} in {self.last.index + 1} steps"
+        cv2.putText(self.frame, text, (60, middle + 40), FONT, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+
+    def titled(self, width: int, height: int) -> np.ndarray:
+        column = np.zeros((height, width, 3), np.uint8)
+        scale = 0.55  # smaller for a long repo id, so that all of it shows
+        while scale > 0.3 and cv2.getTextSize(self.label, FONT, scale, 1)[0][0] > width - 16:
+            scale -= 0.05
+        cv2.putText(column, self.label, (8, 20), FONT, scale, (235, 235, 235), 1, cv2.LINE_AA)
+        if self.frame is not None:
+            column[TITLE_HEIGHT : TITLE_HEIGHT + self.frame.shape[0], : self.frame.shape[1]] = self.frame
+        return column
+
+
+def stream_duel(
+    a: Agent, b: Agent, out_dir: Path, seed: int, epsilon: float, max_steps: int
+) -> Iterator[Path | tuple[Path, float, float]]:
+    """Play ``seed`` with both agents in step and encode them side by side; yields each finished video
+    segment as it is encoded, then ``(mp4, score_a, score_b)``. ``out_dir`` receives ``compare.mp4``."""
+    out_dir = Path(out_dir)
+    sides = [
+        _Side(a, f"A · {a.repo_id}", play_episode(a.q_function, a.settings, seed, epsilon, max_steps)),
+        _Side(b, f"B · {b.repo_id}", play_episode(b.q_function, b.settings, seed, epsilon, max_steps)),
+    ]
+    for side in sides:
+        side.advance()
+    if any(side.renderer is None for side in sides):
+        raise AgentError("A game ended before its first step.")
+    width = max(side.renderer.size[0] for side in sides)
+    height = TITLE_HEIGHT + max(side.renderer.size[1] for side in sides)
+    fps = ATARI_FPS / a.settings.frame_skip
+    encoder = StreamingEncoder(segments_folder(out_dir), out_dir / "compare.mp4", (2 * width, height), fps, max_steps)
+    try:
+        while True:
+            encoder.write(np.hstack([side.titled(width, height) for side in sides]))
+            yield from encoder.new_segments()
+            if all(side.over for side in sides):
+                break
+            for side in sides:
+                side.advance()
+        video = encoder.finish()
+        yield from encoder.new_segments()
+    except BaseException:
+        encoder.abort()
+        raise
+    yield video, sides[0].last.score, sides[1].last.score
+
+
+def duel_to_folder(a: Agent, b: Agent, out_dir: Path, seed: int, epsilon: float, max_steps: int) -> Path:
+    """Write the side-by-side video without streaming; returns the MP4's path."""
+    for item in stream_duel(a, b, out_dir, seed, epsilon, max_steps):
+        if isinstance(item, tuple):
+            return item[0]
+    raise AgentError("The duel produced no video.")

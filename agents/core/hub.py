@@ -1,0 +1,430 @@
+"""Find an RL Zoo agent's files in the local Hugging Face cache, or download them from the Hub.
+
+The files are those ``rl_zoo3.push_to_hub`` uploads: ``<algo>-<EnvId>.zip``, ``config.yml``,
+``env_kwargs.yml`` and ``results.json``, kept in the Hub's own disk cache. What happens:
+
+- **Cached**: the cache's snapshot is used at once, with no request, whatever the Hub is doing.
+  In the background the Hub is asked whether the repo has a newer revision; if it has, that
+  revision's files are downloaded, and once they have all arrived the cache's ``main`` moves to it,
+  so the next game uses it (:func:`revision_note` says so on the page).
+- **Not cached**: the files are downloaded together, with the model zip's bytes reported as they
+  arrive, within a total deadline; every answer of the Hub (no such repo, private, gated, missing
+  file, rate limit, server error, too slow) becomes a message that says what to do. A file that did
+  not arrive whole is never used.
+- **Hub out of reach** (``HF_HUB_OFFLINE=1``, or no connection within a few seconds): a missing file
+  fails at once with a message that names the repo.
+"""
+
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from huggingface_hub import (
+    _CACHED_NO_EXIST,
+    constants,
+    get_hf_file_metadata,
+    hf_hub_download,
+    hf_hub_url,
+    try_to_load_from_cache,
+)
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    HFValidationError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.utils import tqdm as hf_tqdm
+from huggingface_hub.utils import validate_repo_id
+
+from agents.core.errors import AgentError
+
+ALGOS = ("dqn", "qrdqn")
+OTHER_FILES = ("config.yml", "env_kwargs.yml", "results.json")
+ETAG_TIMEOUT_S = 10  # one request's wait for the Hub's answer about a file
+REACH_TIMEOUT_S = 3
+DOWNLOAD_DEADLINE_S = 25  # all of an uncached agent's files, together
+PROGRESS_EVERY_S = 0.25
+RECHECK_EVERY_S = 600  # how often a cached agent's repo is asked for a newer revision
+TOKEN_HOW = "set HF_TOKEN, run `hf auth login`, or on a Space add a secret named HF_TOKEN"
+_ABSENT = object()  # the Hub said the repo has no such file
+
+ByteProgress = Callable[[int, int | None], None]  # bytes of the model zip so far, and its size if known
+
+
+@dataclass(frozen=True)
+class AgentFiles:
+    """Local paths of one agent's files, all in one snapshot of the Hub cache."""
+
+    repo_id: str
+    algo: str
+    model_zip: Path
+    config: Path
+    env_kwargs: Path | None
+    results: Path | None
+    offline: bool = False  # shipped with the Arena rather than fetched from the Hub
+
+    def published_result(self) -> dict | None:
+        """The evaluation the model card reports (``results.json``), if the repo has one."""
+        if self.results is None:
+            return None
+        try:
+            result = json.loads(self.results.read_text())
+        except (OSError, ValueError):
+            return None
+        return result if isinstance(result, dict) else None
+
+
+class HubUnavailable(AgentError):
+    """The files are not in the local cache and the Hub cannot be reached."""
+
+
+class HubTooSlow(AgentError):
+    """The files did not all arrive within the deadline."""
+
+
+def check_repo_id(repo_id: str) -> str:
+    """Return the repo id stripped, or explain why it is not one."""
+    repo_id = (repo_id or "").strip()
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise AgentError(f"{repo_id!r} is not a Hub repo id ({error}). Write it as OWNER/NAME.") from None
+    if "/" not in repo_id:
+        raise AgentError(f"{repo_id!r} is not a Hub repo id: write it as OWNER/NAME, e.g. sb3/dqn-PongNoFrameskip-v4.")
+    return repo_id
+
+
+def _connect(host: str, port: int) -> None:
+    socket.create_connection((host, port), timeout=REACH_TIMEOUT_S).close()
+
+
+def hub_reachable() -> bool:
+    """Whether a connection to the Hub opens, found out in a few seconds: an agent that is not cached
+    then fails at once when it does not, rather than after ``hf_hub_download``'s retries."""
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    # Name resolution has no timeout of its own, so the whole attempt runs under one.
+    try:
+        _in_thread(_connect, endpoint.hostname or "", port).result(timeout=REACH_TIMEOUT_S + 1)
+        return True
+    except (OSError, FutureTimeout):
+        return False
+
+
+def _in_cache(repo_id: str, filename: str, revision: str | None) -> Path | object | None:
+    """A file of the cache's snapshot of ``revision`` (main by default): its path, ``_ABSENT`` when the
+    Hub said the repo lacks it, ``None`` when the cache does not know."""
+    found = try_to_load_from_cache(repo_id, filename, revision=revision)
+    if isinstance(found, str):
+        return Path(found)
+    return _ABSENT if found is _CACHED_NO_EXIST else None
+
+
+def cached_agent_files(repo_id: str, env_id: str, revision: str | None = None) -> AgentFiles | None:
+    """The agent's files from the local cache alone, with no request, if the cache's snapshot holds all
+    of them (a file the Hub said the repo lacks counts as known); ``None`` otherwise."""
+    for algo in ALGOS:
+        model_zip = _in_cache(repo_id, f"{algo}-{env_id}.zip", revision)
+        if not isinstance(model_zip, Path):
+            continue
+        config, env_kwargs, results = (_in_cache(repo_id, name, revision) for name in OTHER_FILES)
+        if not isinstance(config, Path) or env_kwargs is None or results is None:
+            return None
+        return AgentFiles(
+            repo_id=repo_id,
+            algo=algo,
+            model_zip=model_zip,
+            config=config,
+            env_kwargs=env_kwargs if isinstance(env_kwargs, Path) else None,
+            results=results if isinstance(results, Path) else None,
+        )
+    return None
+
+
+def _progress_bar(report: ByteProgress) -> type[hf_tqdm]:
+    """``huggingface_hub``'s progress bar, not drawn: it hands its bytes to ``report``, whose caller shows
+    them its own way (the Play tab's progress bar, the command line's lines)."""
+
+    class ReportingBar(hf_tqdm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "disable": True})
+            self.received = int(kwargs.get("initial") or 0)
+            self.size = kwargs.get("total")
+            report(self.received, self.size)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.received += int(n or 0)
+            report(self.received, self.size)
+            return super().update(n)
+
+    return ReportingBar
+
+
+def _fetch(repo_id: str, filename: str, revision: str | None, report: ByteProgress | None) -> Path | object:
+    """One file from the Hub (through its cache), or ``_ABSENT`` if the repo lacks it."""
+    try:
+        path = hf_hub_download(
+            repo_id,
+            filename,
+            revision=revision,
+            etag_timeout=ETAG_TIMEOUT_S,
+            tqdm_class=_progress_bar(report) if report else None,
+        )
+    except RemoteEntryNotFoundError:
+        return _ABSENT
+    return Path(path)
+
+
+def _ask_once(repo_id: str, filename: str, revision: str | None) -> None:
+    """One request for a file's metadata, with no retry; raises what the Hub answered if it was a no.
+    Silence (a slow or dropped answer) and a missing ``config.yml`` are left to the downloads to say."""
+    try:
+        get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=revision), timeout=ETAG_TIMEOUT_S)
+    except HfHubHTTPError as error:
+        if not isinstance(error, RemoteEntryNotFoundError):
+            raise
+    except Exception:  # no answer: not a "no"
+        return
+
+
+def _in_thread(function: Callable[..., Any], *args: Any) -> Future:
+    """Run ``function`` in a daemon thread: a download left behind by a deadline never holds up the
+    process's exit (a thread pool's workers would)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as error:  # handed to whoever waits on the future
+            future.set_exception(error)
+
+    threading.Thread(target=run, name=f"hub-{function.__name__}", daemon=True).start()
+    return future
+
+
+def hub_error(repo_id: str, error: BaseException) -> AgentError:
+    """What the user reads for each way the Hub (or the way to it) can say no."""
+    if isinstance(error, GatedRepoError):
+        return AgentError(
+            f"{repo_id} is gated: accept its conditions on https://huggingface.co/{repo_id}, then give the Arena "
+            f"your token ({TOKEN_HOW})."
+        )
+    if isinstance(error, RepositoryNotFoundError):
+        return AgentError(
+            f"The Hub has no model repo {repo_id}, or it is private. Check the spelling of the repo id; for a "
+            f"private repo, give the Arena a token that can read it ({TOKEN_HOW})."
+        )
+    if isinstance(error, RevisionNotFoundError):
+        return AgentError(f"{repo_id} has no main revision on the Hub. Check the repo id.")
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        status = error.response.status_code
+        if status == 429:
+            return AgentError("The Hub is limiting requests right now (rate limit). Try again in a minute.")
+        if status >= 500:
+            return AgentError(f"The Hub answered with a server error ({status}). Try again in a moment.")
+        return AgentError(f"The Hub refused the download of {repo_id} ({status}: {error}).")
+    return AgentError(
+        f"Could not download {repo_id} from the Hub ({type(error).__name__}: {error}). "
+        "Check the network and try again in a moment: nothing partial is kept."
+    )
+
+
+def _megabytes(done: int, size: int | None) -> str:
+    return f"{done / 1e6:.1f} of {size / 1e6:.1f} MB" if size else f"{done / 1e6:.1f} MB"
+
+
+def download_text(done: int, size: int | None) -> str:
+    """The model download as the page and the command line say it."""
+    if not done and not size:
+        return "Downloading the model from the Hub: waiting for its first answer…"
+    return f"Downloading the model from the Hub: {_megabytes(done, size)}"
+
+
+def bar_progress(progress: Callable[[float, str], None], low: float = 0.05, high: float = 0.85) -> ByteProgress:
+    """A ``progress`` for a progress bar that takes a share and a text (Gradio's): the download fills it
+    from ``low`` to ``high``."""
+    return lambda done, size: progress(low + (high - low) * (done / size if size else 0.0), download_text(done, size))
+
+
+def printed_progress(every: float = 0.1) -> ByteProgress:
+    """A ``progress`` for command lines: a line on stderr at each further tenth of the model zip."""
+    shown = [-1.0]
+
+    def show(done: int, size: int | None) -> None:
+        share = done / size if size else 0.0
+        if share >= shown[0] + every or (size and done == size and shown[0] < 1.0):
+            shown[0] = share
+            print(download_text(done, size), file=sys.stderr, flush=True)
+
+    return show
+
+
+def download_agent_files(
+    repo_id: str,
+    env_id: str,
+    progress: ByteProgress | None = None,
+    revision: str | None = None,
+    deadline_s: float | None = None,
+) -> AgentFiles:
+    """Download the agent's files together, in parallel, and return them once all have arrived.
+
+    ``progress`` hears the bytes of the model zip (the one large file). After ``deadline_s`` seconds
+    (``DOWNLOAD_DEADLINE_S`` by default) without all of them, the user is told to try again: what has
+    arrived whole stays in the cache for the next try, and a partial file is never used.
+    """
+    limit = DOWNLOAD_DEADLINE_S if deadline_s is None else deadline_s
+    deadline = time.monotonic() + limit
+    zips = {algo: f"{algo}-{env_id}.zip" for algo in ALGOS}
+    zip_bytes: dict[str, tuple[int, int | None]] = {}  # written by the download threads
+
+    def reporter(filename: str) -> ByteProgress:
+        return lambda done, size: zip_bytes.__setitem__(filename, (done, size))
+
+    # One plain question beside the downloads, not retried: a "no" from the Hub (no such repo, gated,
+    # rate limit, server error) is said at its first answer, not after the downloads' retries.
+    probe = _in_thread(_ask_once, repo_id, "config.yml", revision)
+    futures = {name: _in_thread(_fetch, repo_id, name, revision, reporter(name)) for name in zips.values()}
+    futures |= {name: _in_thread(_fetch, repo_id, name, revision, None) for name in OTHER_FILES}
+    waiting, reported = set(futures.values()) | {probe}, (0, None)
+    if progress is not None:
+        progress(*reported)
+    while waiting and time.monotonic() < deadline:
+        # Progress is reported from this (the caller's) thread: Gradio's progress bar only hears its own.
+        timeout = min(PROGRESS_EVERY_S, max(0.0, deadline - time.monotonic()))
+        done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_EXCEPTION)
+        failed = [future for future in (probe, *futures.values()) if future in done and future.exception()]
+        if failed:
+            raise hub_error(repo_id, failed[0].exception())
+        latest = max(zip_bytes.values(), default=None)
+        if progress is not None and latest is not None and latest != reported:
+            progress(*latest)
+            reported = latest
+    if waiting:
+        arrived = "".join(f" ({name}: {_megabytes(*got)} arrived)" for name, got in zip_bytes.items() if got[0])
+        raise HubTooSlow(
+            f"The Hub is too slow right now: {repo_id}'s files did not all arrive within the {limit:.0f} s "
+            f"allowed{arrived}. Try again in a moment: files that arrived whole are kept, partial ones never used."
+        )
+    found = {name: future.result() for name, future in futures.items()}
+    algo = next((algo for algo, name in zips.items() if isinstance(found[name], Path)), None)
+    if algo is None:
+        names = " or ".join(zips.values())
+        raise AgentError(
+            f"{repo_id} holds no {names}: it is not an RL Zoo DQN or QR-DQN agent for {env_id}. "
+            "Check that the repo and the game match."
+        )
+    if not isinstance(found["config.yml"], Path):
+        raise AgentError(f"{repo_id} has no config.yml: it is not in the RL Zoo layout.")
+    env_kwargs, results = found["env_kwargs.yml"], found["results.json"]
+    return AgentFiles(
+        repo_id=repo_id,
+        algo=algo,
+        model_zip=found[zips[algo]],
+        config=found["config.yml"],
+        env_kwargs=env_kwargs if isinstance(env_kwargs, Path) else None,
+        results=results if isinstance(results, Path) else None,
+    )
+
+
+@dataclass(frozen=True)
+class RevisionNews:
+    """A newer revision of a cached repo, found in the background."""
+
+    commit: str
+    ready: bool  # its files have all arrived and the cache's main points at it
+
+
+_news: dict[str, RevisionNews] = {}
+_last_check: dict[str, float] = {}
+_news_lock = threading.Lock()
+
+
+def revision_note(repo_id: str) -> str | None:
+    """One sentence for the page when a newer revision of ``repo_id`` was found, else ``None``."""
+    news = _news.get(repo_id)
+    if news is None:
+        return None
+    if news.ready:
+        return f"A newer revision of {repo_id} ({news.commit[:7]}) has been downloaded: the next game uses it."
+    return (
+        f"A newer revision of {repo_id} ({news.commit[:7]}) was found on the Hub and is being downloaded for next time."
+    )
+
+
+def _update_to_newest_revision(repo_id: str, env_id: str, cached: AgentFiles) -> None:
+    """Ask the Hub for main's commit; if the cache has an older one, download the new commit's files by
+    their commit (which leaves the cache's main alone), then move main to it with one more request."""
+    url = hf_hub_url(repo_id, cached.model_zip.name)
+    newest = get_hf_file_metadata(url, timeout=ETAG_TIMEOUT_S * 6).commit_hash
+    if not newest or newest == cached.model_zip.parent.name:
+        return
+    _news[repo_id] = RevisionNews(newest, ready=False)
+    download_agent_files(repo_id, env_id, revision=newest, deadline_s=RECHECK_EVERY_S)
+    hf_hub_download(repo_id, "config.yml", etag_timeout=ETAG_TIMEOUT_S * 6)  # writes refs/main = newest
+    if cached_agent_files(repo_id, env_id) is not None:
+        _news[repo_id] = RevisionNews(newest, ready=True)
+
+
+def check_for_newer_revision(repo_id: str, env_id: str, cached: AgentFiles) -> None:
+    """In the background (at most every ``RECHECK_EVERY_S`` per repo), look for a newer revision of a
+    cached agent and fetch it for next time; any trouble on the way is only logged."""
+    with _news_lock:
+        if constants.HF_HUB_OFFLINE or time.monotonic() - _last_check.get(repo_id, -RECHECK_EVERY_S) < RECHECK_EVERY_S:
+            return
+        _last_check[repo_id] = time.monotonic()
+
+    def check() -> None:
+        try:
+            _update_to_newest_revision(repo_id, env_id, cached)
+        except Exception as error:  # the cached revision plays meanwhile; the next check tries again
+            print(f"Checking {repo_id} for a newer revision failed: {type(error).__name__}: {error}")
+
+    threading.Thread(target=check, name=f"revision-{repo_id}", daemon=True).start()
+
+
+def fetch_agent_files(repo_id: str, env_id: str, progress: ByteProgress | None = None) -> AgentFiles:
+    """The files of the agent that ``repo_id`` holds for ``env_id`` (DQN or QR-DQN, by the RL Zoo's file
+    names): the cache's at once if it has them all, else downloaded (see the module's docstring)."""
+    repo_id = check_repo_id(repo_id)
+    cached = cached_agent_files(repo_id, env_id)
+    if cached is not None:
+        check_for_newer_revision(repo_id, env_id, cached)
+        return cached
+    if not hub_reachable():
+        raise HubUnavailable(
+            f"The files of {repo_id} for {env_id} are not in the local Hugging Face cache, and the Hub "
+            "cannot be reached (offline mode or no network). Connect to the Hub once to download them, "
+            "or pick an agent that is already cached."
+        )
+    return download_agent_files(repo_id, env_id, progress)
+
+
+def fetch_extra_file(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
+    """One more file of a repo (e.g. ``train_eval_metrics.zip``) at ``revision``: from the cache at once,
+    else downloaded within the deadline; ``None`` when the repo has no such file or the Hub cannot be
+    reached. Errors of the Hub are worded as for the agent's own files."""
+    found = _in_cache(repo_id, filename, revision)
+    if found is not None:
+        return found if isinstance(found, Path) else None
+    if not hub_reachable():
+        return None
+    try:
+        fetched = _in_thread(_fetch, repo_id, filename, revision, None).result(timeout=DOWNLOAD_DEADLINE_S)
+    except FutureTimeout:
+        raise HubTooSlow(f"The Hub is too slow right now: {repo_id}'s {filename} did not arrive in time.") from None
+    except Exception as error:
+        raise hub_error(repo_id, error) from None
+    return fetched if isinstance(fetched, Path) else None

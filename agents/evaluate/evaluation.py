@@ -1,0 +1,234 @@
+"""Score an agent over seeded games with the Play pipeline's rollout, in parallel over the machine's cores.
+
+This module stays light (no torch): the command line starts the workers before anything heavy loads.
+The games are shared out among worker processes (``python -m agents.evaluate.worker``, one per core),
+each loading the agent from its files with the same safe loader and playing its games with
+:func:`agents.play.rollout.play_games`, a few at a time with one forward pass for all of them, no screens
+and no video. The game with seed ``k`` is the one Play shows for seed ``k``, whatever the number of
+games or workers. Progress (games finished, steps/s) is read from the workers as they play.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from agents.core.catalog import Game
+from agents.core.errors import AgentError
+from agents.core.hub import AgentFiles
+from agents.core.numbers import MAX_SEED, user_number
+
+if TYPE_CHECKING:  # only a type here: importing the loader (torch) would slow the command line's start
+    from agents.core.agent import Agent
+
+EVAL_EPSILON = 0.01  # as the RL Zoo evaluates Atari agents: stochastically, with the final ε
+EVAL_MAX_STEPS = 27_000  # agent steps = 108,000 frames, the usual Atari limit
+MAX_EPISODES = 100
+SLOTS = 4  # games each worker keeps in play at once, their observations in one batch
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+EvaluationProgress = Callable[[int, int, float], None]  # games finished, games in all, steps/s
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Whole games, one per seed, in seed order."""
+
+    scores: list[float]
+    seeds: list[int]
+    epsilon: float
+    episode_steps: list[int] = field(default_factory=list)
+    terminated: list[bool] = field(default_factory=list)  # game over, rather than stopped at the step cap
+    max_steps: int = EVAL_MAX_STEPS
+    seconds: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.scores))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.scores))
+
+    @property
+    def standard_error(self) -> float:
+        """Of the mean: how far it could be from the agent's true mean score, by chance of the seeds."""
+        return float(np.std(self.scores, ddof=1) / np.sqrt(len(self.scores))) if len(self.scores) > 1 else 0.0
+
+    def statistics(self) -> dict[str, float]:
+        """Mean ± std, median, min, max, and mean − std, the number the Deep RL course grades on."""
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "median": float(statistics.median(self.scores)),
+            "min": float(min(self.scores)),
+            "max": float(max(self.scores)),
+            "mean_minus_std": self.mean - self.std,
+        }
+
+    def results_json(self) -> dict:
+        """The ``results.json`` the RL Zoo writes beside a Hub model."""
+        return {
+            "mean_reward": self.mean,
+            "std_reward": self.std,
+            "is_deterministic": self.epsilon == 0.0,
+            "n_eval_episodes": len(self.scores),
+            "eval_datetime": datetime.datetime.now().isoformat(),
+        }
+
+    def table(self) -> pd.DataFrame:
+        """One row per game: seed, score, length in agent steps, and whether it ended in game over."""
+        return pd.DataFrame(
+            {"seed": self.seeds, "score": self.scores, "steps": self.episode_steps, "game_over": self.terminated}
+        )
+
+
+def write_evaluation(evaluation: Evaluation, folder: Path) -> tuple[Path, Path]:
+    """Write what the RL Zoo writes (``results.json``) and a CSV with a row per game; returns their paths."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        results = folder / "results.json"
+        results.write_text(json.dumps(evaluation.results_json()))
+        games = folder / "games.csv"
+        evaluation.table().to_csv(games, index=False)
+    except OSError as error:
+        raise AgentError(f"The evaluation's files could not be written in {folder} ({error.strerror}).") from None
+    return results, games
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """The evaluation protocol's options, the same for every command line that scores games."""
+    parser.add_argument("--episodes", type=int, default=10, help=f"games to play, 1 to {MAX_EPISODES} (default: 10)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first game; then +1 (default: 0)")
+    parser.add_argument(
+        "--epsilon", type=float, default=EVAL_EPSILON, help="exploration rate, 0 = greedy (default: 0.01, the RL Zoo's)"
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=EVAL_MAX_STEPS,
+        help=f"step cap per game in agent steps (default: {EVAL_MAX_STEPS} = 108,000 frames)",
+    )
+
+
+def printed_games() -> EvaluationProgress:
+    """A ``progress`` for command lines: games finished and steps/s, a line on stderr each report."""
+    return lambda finished, total, rate: print(
+        f"{finished}/{total} games finished, {rate:.0f} steps/s", file=sys.stderr, flush=True
+    )
+
+
+def check_evaluation_inputs(
+    n_episodes: float, first_seed: float, epsilon: float, max_steps: float
+) -> tuple[int, int, float, int]:
+    """The numbers a user typed for an evaluation, checked once, as the rollout takes them."""
+    return (
+        user_number("number of games", n_episodes, 1, MAX_EPISODES, whole=True),
+        user_number("first seed", first_seed, 0, MAX_SEED - MAX_EPISODES, whole=True),
+        user_number("epsilon", epsilon, 0.0, 1.0, whole=False, hint="It is a probability: 0 is greedy, e.g. 0.01."),
+        user_number("step cap", max_steps, 1, 100_000, whole=True),
+    )
+
+
+def _run_worker(
+    files: AgentFiles, game: str, seeds: list[int], epsilon: float, max_steps: int, messages: queue.Queue
+) -> subprocess.Popen:
+    """Start a worker on its share of the seeds; a thread hands its reports (JSON lines on its stdout) to
+    ``messages``, then says it has ended, with its last words if it failed."""
+    # Absolute paths: the worker runs in the project's folder, not necessarily the caller's.
+    paths = {k: str(Path(v).resolve()) if isinstance(v, Path) else v for k, v in asdict(files).items()}
+    spec = {"files": paths, "game": game}
+    spec |= {"seeds": seeds, "epsilon": epsilon, "max_steps": max_steps, "slots": SLOTS}
+    errors = tempfile.TemporaryFile(mode="w+")  # a pipe left unread could fill and block the worker
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agents.evaluate.worker", json.dumps(spec)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+    )
+
+    def forward() -> None:
+        for line in worker.stdout:
+            if line.startswith("{"):
+                messages.put(json.loads(line))
+        worker.wait()
+        errors.seek(0)
+        messages.put({"ended": worker.pid, "code": worker.returncode, "stderr": errors.read()[-2000:]})
+        errors.close()
+
+    threading.Thread(target=forward, daemon=True).start()
+    return worker
+
+
+def evaluate(agent: "Agent", *args, **kwargs) -> Evaluation:
+    """:func:`evaluate_files` for an agent already loaded (an :class:`agents.core.agent.Agent`)."""
+    return evaluate_files(agent.files, agent.game, *args, **kwargs)
+
+
+def evaluate_files(
+    files: AgentFiles,
+    game: Game,
+    n_episodes: int = 10,
+    epsilon: float = EVAL_EPSILON,
+    max_steps: int = EVAL_MAX_STEPS,
+    first_seed: int = 0,
+    progress: EvaluationProgress | None = None,
+    workers: int | None = None,
+) -> Evaluation:
+    """Play ``n_episodes`` whole games (seeds ``first_seed``, ``first_seed + 1``, ...) with the agent in
+    ``files`` over the machine's cores and keep their scores and lengths. Each worker loads the agent with
+    the safe loader; this process need not have loaded it (the command line starts the workers at once)."""
+    n_episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(n_episodes, first_seed, epsilon, max_steps)
+    started = time.perf_counter()
+    seeds = list(range(first_seed, first_seed + n_episodes))
+    n_workers = max(1, min(len(seeds), workers or os.cpu_count() or 1))
+    messages: queue.Queue = queue.Queue()
+    processes = [
+        _run_worker(files, game.key, seeds[i::n_workers], epsilon, max_steps, messages) for i in range(n_workers)
+    ]
+    games: dict[int, dict] = {}
+    steps, ended = 0, 0
+    try:
+        while ended < n_workers:
+            message = messages.get()
+            if "ended" in message:
+                ended += 1
+                if message["code"] != 0:
+                    raise AgentError(f"An evaluation worker stopped (status {message['code']}): {message['stderr']}")
+            elif "error" in message:
+                raise AgentError(message["error"])
+            else:
+                steps += message["steps"]
+                if "seed" in message:
+                    games[message["seed"]] = message
+                if progress is not None:
+                    progress(len(games), len(seeds), steps / (time.perf_counter() - started))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    return Evaluation(
+        scores=[games[seed]["score"] for seed in seeds],
+        seeds=seeds,
+        epsilon=epsilon,
+        episode_steps=[games[seed]["length"] for seed in seeds],
+        terminated=[games[seed]["game_over"] for seed in seeds],
+        max_steps=max_steps,
+        seconds=time.perf_counter() - started,
+    )

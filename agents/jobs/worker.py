@@ -1,0 +1,27 @@
+"""The training job's own process, started and watched by the app's :class:`agents.jobs.manager.JobManager`.
+
+python -m agents.jobs.worker DATA_ROOT JOB_ID [--resume]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from agents.jobs.manager import JobManager
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.jobs.worker",
+        description="Run one training job of the Arena (the app starts this; it is not meant to be run by hand).",
+    )
+    parser.add_argument("root", type=Path, help="the Arena's data folder")
+    parser.add_argument("job_id", help="the job's folder name under jobs/")
+    parser.add_argument("--resume", action="store_true", help="continue from the job's last checkpoint")
+    args = parser.parse_args(argv)
+    JobManager(args.root).run_job(args.job_id, args.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Play whole games with an agent and record, step by step, what it saw, valued and did.
+
+One rollout serves Play, Evaluate and Compare: :func:`play_games` plays a batch of games in step, each
+in its own environment (built by :func:`agents.core.environment.make_env` exactly as Play builds it, seeded
+with the game's seed) with its own random stream for exploration, and passes the observations of all
+the games in play through the network as one batch. A game in Play is a batch of one.
+
+The game with seed ``k`` is therefore the same game (same actions, same length, same score) whatever
+else is played beside it. Batching changes a Q-value in its last bits (about 1e-6), which could only
+change an action when two actions are that close: such a step's Q-values are computed again for its
+game alone, as a batch of one computes them.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.core.checkpoint import QFunction
+from agents.core.environment import EnvSettings, make_env
+
+NEAR_TIE = 1e-4  # Q-values closer than this are recomputed alone before an action is chosen between them
+
+
+@dataclass(frozen=True)
+class Step:
+    """One agent step: the screen and observation it acted on, its Q-values, its action, the outcome."""
+
+    index: int
+    screen: np.ndarray | None  # the emulator's RGB screen (None when screens are not asked for)
+    observation: np.ndarray
+    q_values: np.ndarray
+    action: int
+    exploratory: bool
+    reward: float
+    score: float
+    lives: int
+    game_over: bool
+
+
+def _monitor_rewards(env: VecEnv) -> list[float]:
+    """The rewards of this game so far as SB3's Monitor, inside the Atari wrappers, keeps them: real,
+    unclipped (read at each step: the Monitor starts a new list when the game resets)."""
+    return env.get_attr("rewards")[0]
+
+
+class _Game:
+    """One game in play: its environment, its own random stream, and where it stands."""
+
+    def __init__(self, settings: EnvSettings, seed: int) -> None:
+        self.seed = seed
+        self.env = make_env(settings, seed)
+        self.rng = np.random.default_rng(seed)
+        self.ale = self.env.get_attr("ale")[0]
+        self.observation = self.env.reset()
+        self.score = 0.0
+        self.rewards_seen = len(_monitor_rewards(self.env))
+        self.index = 0
+
+    def step(self, q_values: np.ndarray, n_actions: int, epsilon: float, screens: bool) -> Step:
+        """Act on ``q_values`` (ε-greedy, as SB3's DQN acts), step the environment, and say what happened."""
+        screen = self.ale.getScreenRGB() if screens else None
+        lives = self.ale.lives()
+        exploratory = bool(self.rng.random() < epsilon)
+        action = int(self.rng.integers(n_actions)) if exploratory else int(np.argmax(q_values))
+        next_observation, _, _, infos = self.env.step(np.array([action]))
+        game_over = "episode" in infos[0]
+        if game_over:
+            new_score = float(infos[0]["episode"]["r"])
+        else:
+            rewards = _monitor_rewards(self.env)
+            new_score = self.score + float(np.sum(rewards[self.rewards_seen :]))
+            self.rewards_seen = len(rewards)
+        step = Step(
+            self.index,
+            screen,
+            self.observation[0],
+            q_values,
+            action,
+            exploratory,
+            new_score - self.score,
+            new_score,
+            lives,
+            game_over,
+        )
+        self.score, self.observation, self.index = new_score, next_observation, self.index + 1
+        return step
+
+
+def _near_tie(q_values: np.ndarray) -> bool:
+    top_two = np.sort(q_values)[-2:]
+    return len(top_two) == 2 and top_two[1] - top_two[0] < NEAR_TIE
+
+
+def play_games(
+    q_function: QFunction,
+    settings: EnvSettings,
+    seeds: Iterable[int],
+    epsilon: float,
+    max_steps: int,
+    slots: int = 1,
+    screens: bool = True,
+) -> Iterator[tuple[int, Step]]:
+    """Play the games of ``seeds``, ``slots`` at a time, each until game over (all lives) or ``max_steps``
+    agent steps; yields ``(seed, step)`` for every step of every game, the last one with
+    ``game_over`` set or at the cap. A finished game's slot takes the next seed.
+
+    With probability ``epsilon`` a game takes a uniformly random action instead of the greedy one, as
+    SB3's DQN does; the random draws come from the game's own seed, as does its environment.
+    """
+    pending = iter(seeds)
+    playing: list[_Game] = []
+    try:
+        while True:
+            while len(playing) < slots and (seed := next(pending, None)) is not None:
+                playing.append(_Game(settings, seed))
+            if not playing:
+                return
+            batch = q_function(np.concatenate([game.observation for game in playing]))
+            for row, game in enumerate(playing):
+                if len(playing) > 1 and _near_tie(batch[row]):
+                    batch[row] = q_function(game.observation)[0]
+            finished = []
+            for row, game in enumerate(playing):
+                step = game.step(batch[row], q_function.n_actions, epsilon, screens)
+                yield game.seed, step
+                if step.game_over or game.index >= max_steps:
+                    finished.append(game)
+            for game in finished:
+                game.env.close()
+                playing.remove(game)
+    finally:
+        for game in playing:
+            game.env.close()
+
+
+def play_episode(
+    q_function: QFunction, settings: EnvSettings, seed: int, epsilon: float, max_steps: int
+) -> Iterator[Step]:
+    """One game, as Play shows it: a batch of one, with the emulator's screens."""
+    for _, step in play_games(q_function, settings, [seed], epsilon, max_steps):
+        yield step

@@ -1,0 +1,266 @@
+"""What the app's Tune tab does, Gradio-free: start and cancel the tuning job (with the checks of who may,
+as for training), and show its study: the trials, the best one, Optuna's plots, and the exports."""
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+from plotly.graph_objects import Figure
+
+from agents.core.access import SECRET_VARIABLE, control_refusal, may_control_training, training_available
+from agents.core.data_root import data_root
+from agents.core.errors import AgentError
+from agents.core.hub import ByteProgress
+from agents.jobs.manager import JobManager, progress_line
+from agents.tune.tuning import (
+    STORAGE_VARIABLE,
+    TuningSettings,
+    best_trial,
+    finished_trials,
+    open_storage,
+    resolve_storage,
+    rl_zoo_yaml,
+    searched_hyperparameters,
+    shown_storage,
+    train_form_hyperparameters,
+)
+
+STATES = {
+    TrialState.RUNNING: "running",
+    TrialState.COMPLETE: "complete",
+    TrialState.PRUNED: "pruned",
+    TrialState.FAIL: "failed",
+    TrialState.WAITING: "waiting",
+}
+TRIAL_NOTE = (
+    "Each trial trains with the values the RL Zoo's DQN search samples and the RL Zoo's Atari values for the "
+    "rest, but buffer_size capped at the trial's steps (a larger replay memory would never fill) and "
+    "learning_starts at a tenth of them (the RL Zoo's 100,000 would leave a short trial never learning); "
+    "net_arch stays the Atari Q head. A trial's value is the mean score of its last evaluation."
+)
+
+
+def start_tuning(
+    jobs: JobManager,
+    game: str,
+    start: str,
+    n_trials: float,
+    n_timesteps: float,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    n_eval_episodes: float = 5,
+    study_name: str | None = None,
+    username: str | None = None,
+    secret: str | None = None,
+    progress: ByteProgress | None = None,
+    seed: float | None = None,
+) -> dict[str, Any]:
+    """Start the tuning job if this machine trains and the caller may; returns the job's status. The study
+    lives on ``$ARENA_OPTUNA_STORAGE``, else in a journal file in the data folder. ``seed``: the sampler's
+    (None: a random one, so that workers sample apart)."""
+    available, reason = training_available()
+    if not available:
+        raise AgentError(reason)
+    if not may_control_training(username, secret):
+        raise AgentError(control_refusal())
+    settings = TuningSettings(
+        game=game,
+        start=start,
+        n_trials=n_trials,
+        n_timesteps=n_timesteps,
+        sampler=sampler,
+        pruner=pruner,
+        n_eval_episodes=n_eval_episodes,
+        study_name=study_name,
+        seed=seed,
+    )
+    return jobs.start_tuning(settings, progress)
+
+
+def cancel_tuning(jobs: JobManager, username: str | None = None, secret: str | None = None) -> dict[str, Any]:
+    if not may_control_training(username, secret):
+        raise AgentError(control_refusal())
+    return jobs.cancel()
+
+
+def is_tuning(status: dict[str, Any]) -> bool:
+    return status.get("kind") == "tune"
+
+
+@functools.lru_cache(maxsize=4)
+def _storage(url: str) -> BaseStorage:
+    """One storage per URL for the page's polls (an RDB storage holds a connection pool)."""
+    return open_storage(url)
+
+
+def job_study(jobs: JobManager) -> optuna.Study | None:
+    """The study of the current (or last) job, if it is a tuning job, read from its storage."""
+    record = jobs.current()
+    if record is None or record.kind != "tune":
+        return None
+    return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(record.settings["storage"]))
+
+
+def status_markdown(status: dict[str, Any]) -> str:
+    """The tuning job's state in a few lines: where it stands, what it was asked, how it ended."""
+    if not is_tuning(status):
+        return "No tuning job yet."
+    settings = status["settings"]
+    start = {"pretrained": "the pretrained agent", "scratch": "scratch"}.get(settings["start"], settings["start"])
+    lines = [
+        f"**{status['status'].capitalize()}** · {progress_line(status)} · on {status.get('device', '?')}",
+        f"Study `{settings['study_name']}` on {settings['storage']}: {status['game']} from {start}, "
+        f"{settings['n_trials']} trials of {settings['n_timesteps']:,} steps, {settings['sampler'].upper()} "
+        f"sampler, {settings['pruner']} pruner, {settings['n_eval_episodes']} "
+        f"{'game' if settings['n_eval_episodes'] == 1 else 'games'} per evaluation.",
+    ]
+    if status.get("error"):
+        lines.append(f"Error: {status['error']}")
+    return "  \n".join(lines)
+
+
+def _parameters(trial: FrozenTrial) -> str:
+    """A trial's hyperparameters as DQN takes them (its raw samples while it is still being sampled)."""
+    try:
+        values = searched_hyperparameters(trial.params)
+    except KeyError:
+        values = trial.params
+    return ", ".join(
+        f"{name} {value:,}" if isinstance(value, int) else f"{name} {value:.4g}" for name, value in values.items()
+    )
+
+
+def _state(trial: FrozenTrial) -> str:
+    marks = [mark for mark in ("cancelled", "interrupted") if trial.user_attrs.get(mark)]
+    return STATES.get(trial.state, trial.state.name.lower()) + (f" ({marks[0]})" if marks else "")
+
+
+def trials_table(study: optuna.Study) -> pd.DataFrame:
+    """One row a trial: number, state, value, hyperparameters, seconds, worker."""
+    rows = [
+        {
+            "trial": trial.number,
+            "state": _state(trial),
+            "value": trial.value,
+            "hyperparameters": _parameters(trial),
+            "seconds": round(trial.duration.total_seconds(), 1) if trial.duration else None,
+            "worker": trial.user_attrs.get("worker", ""),
+        }
+        for trial in study.get_trials(deepcopy=False)
+    ]
+    return pd.DataFrame(rows, columns=["trial", "state", "value", "hyperparameters", "seconds", "worker"])
+
+
+def best_markdown(study: optuna.Study) -> str:
+    """The best trial so far, or what awaits one."""
+    best = best_trial(study)
+    if best is None:
+        return "No trial has completed yet."
+    return f"**Best: trial {best.number}**, mean score **{best.value:g}**  \n{_parameters(best)}  \n_{TRIAL_NOTE}_"
+
+
+def _figure(plot, study: optuna.Study) -> Figure | None:
+    try:
+        return plot(study)
+    except (ValueError, RuntimeError):  # too few trials, or all of one value
+        return None
+
+
+def study_plots(study: optuna.Study) -> dict[str, Figure | None]:
+    """Optuna's own plots, for ``gr.Plot``: optimization history, parameter importances (from two complete
+    trials on) and parallel coordinates; None where there are too few trials."""
+    complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return {
+        "history": _figure(optuna.visualization.plot_optimization_history, study) if complete else None,
+        "importances": _figure(optuna.visualization.plot_param_importances, study) if complete >= 2 else None,
+        "parallel": _figure(optuna.visualization.plot_parallel_coordinate, study) if complete else None,
+    }
+
+
+def export_csv(study: optuna.Study, folder: Path) -> Path:
+    """The trials as the RL Zoo's report writes them (Optuna's ``trials_dataframe``), as CSV."""
+    path = Path(folder) / f"{study.study_name}-trials.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    study.trials_dataframe().to_csv(path, index=False)
+    return path
+
+
+def export_yaml(study: optuna.Study, folder: Path) -> Path:
+    """The best hyperparameters as an entry of the RL Zoo's ``hyperparams/dqn.yml``."""
+    path = Path(folder) / f"{study.study_name}-dqn.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rl_zoo_yaml(study))
+    return path
+
+
+def best_train_hyperparameters(study: optuna.Study) -> dict[str, Any]:
+    """The Train form's values from the best trial ("Train with the best parameters"): the searched
+    hyperparameters the form has a field for. Raises before a trial completes."""
+    values = train_form_hyperparameters(study)
+    if values is None:
+        raise AgentError("No trial has completed yet: there are no best hyperparameters to train with.")
+    return values
+
+
+def controls(status: dict[str, Any], username: str | None = None) -> dict[str, bool]:
+    """Which Tune buttons can act now: start when no job runs, cancel while a tuning job does (both only for
+    someone who may control training)."""
+    running = status.get("status") == "running"
+    available, _ = training_available()
+    may_control = may_control_training(username, None) or bool(os.getenv(SECRET_VARIABLE))
+    return {
+        "start": available and may_control and not running,
+        "cancel": may_control and running and is_tuning(status),
+    }
+
+
+def storage_note() -> str:
+    """Where this machine's studies are kept, and how to share one with other machines."""
+    storage = shown_storage(resolve_storage(None, data_root()))
+    if os.getenv(STORAGE_VARIABLE):
+        return (
+            f"Studies are kept in `{storage}` (`{STORAGE_VARIABLE}`): any machine given it works on the same studies."
+        )
+    return (
+        f"Studies are kept in `{storage}`. To spread one over several machines, give them all one Optuna database "
+        f"URL (`{STORAGE_VARIABLE}` in a Space's secrets, or `--storage` for `python -m agents.tune`) and the same "
+        "study name."
+    )
+
+
+def finished_count(study: optuna.Study) -> int:
+    """Trials that have ended (complete, pruned or failed): when it changes, the plots are drawn again."""
+    return len(finished_trials(study))
+
+
+def tune_status(jobs: JobManager) -> dict[str, Any]:
+    """The ``/tune_status`` answer: the job's status, every trial of its study and the best one."""
+    status = jobs.status()
+    study = job_study(jobs) if is_tuning(status) else None
+    if study is None:
+        return status
+    best = best_trial(study)
+    trials = trials_table(study).to_dict(orient="records")
+    best_summary = None
+    if best is not None:
+        best_summary = {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "hyperparameters": searched_hyperparameters(best.params),
+        }
+    return {**status, "trials": trials, "best": best_summary}
+
+
+def tune_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The Tune form's values for the tuning job on screen (so a reloaded page shows what it runs), or None."""
+    if not is_tuning(status):
+        return None
+    settings = status["settings"]
+    names = ("start", "n_trials", "n_timesteps", "sampler", "pruner", "n_eval_episodes", "study_name", "seed")
+    return {"game": status["game"], **{name: settings[name] for name in names}}
