@@ -17,6 +17,7 @@ from huggingface_hub import get_token
 
 from agents.core.agent_files import GAME_OPTION_HELP, game_or_default
 from agents.core.errors import AgentError
+from agents.core.run_folder import RunFolder
 from agents.train.hyperparams import EDITABLE, fast_n_envs, fast_preset, rl_zoo_atari_defaults, start_values
 from agents.train.publish import hub_repo_id, hub_username, publish_run
 from agents.train.training import TrainingSettings, evaluate_run, train, training_device
@@ -33,7 +34,8 @@ CLI_EXAMPLES = """examples:
   python -m agents.train --game Breakout --timesteps 2000 --learning-starts 500 --buffer-size 2000 --out runs/
   python -m agents.train --game Pong --timesteps 500000 --learning-starts 20000 --out runs/  # needs the Hub
   python -m agents.train --game Breakout --timesteps 1000000 --out runs/ --push  # needs the Hub and a token
-  python -m agents.train --game Pong --from scratch --timesteps 10000000 --fast --out runs/  # a GPU, many cores"""
+  python -m agents.train --game Pong --from scratch --timesteps 10000000 --fast --out runs/  # a GPU, many cores
+  python -m agents.train --game Pong --from scratch --timesteps 2000000 --out runs/pong --resume  # after a stop"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "or a Hub repo id (default: pretrained)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the newest run of this game under --out from its last readable checkpoint (its weights, "
+        "step count and exploration schedule; the replay memory is refilled): the same command with --resume",
+    )
     parser.add_argument("--eval-freq", type=int, default=25_000, help="steps between evaluations (default: 25000)")
     parser.add_argument("--save-freq", type=int, default=50_000, help="steps between checkpoints (default: 50000)")
     parser.add_argument("--n-eval-episodes", type=int, default=5, help="seeded games scored at the end (default: 5)")
@@ -106,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             raise AgentError("Pushing needs a Hugging Face token: set HF_TOKEN or run `hf auth login` first.")
         repo_id = args.push or (hub_repo_id(hub_username(token), game.env_id) if args.push is not None else None)
         print(f"Training {game.env_id} on {training_device()}", file=sys.stderr)
-        run = train(settings, args.out, show_progress_bar=True)
+        resume_run = RunFolder.latest(args.out, game.env_id) if args.resume else None
+        if resume_run is not None and not resume_run.checkpoints():
+            raise AgentError(f"{resume_run.path} has no checkpoint to resume from: start it again without --resume.")
+        run = train(settings, args.out, resume_run=resume_run, show_progress_bar=True)
         print(f"Evaluating over {args.n_eval_episodes} games and rendering a replay", file=sys.stderr)
         evaluation, replay = evaluate_run(run, run.path / "replay", args.n_eval_episodes)
         staged, pushed = publish_run(run, evaluation, replay.video, run.path / "hub", repo_id, token)
