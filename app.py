@@ -43,6 +43,8 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     page_load = demo.load(
         load_page, None, [play.game, evaluate.game, compare.game, *train.load_outputs], api_visibility="private"
     )
+    for tab in (play, evaluate, compare, train):
+        tab.follower.after(page_load)  # a repo typed while the page loaded keeps its game
     train.after_load(page_load)
     gr.api(play_api, api_name="play")
     gr.api(evaluate_api, api_name="evaluate")

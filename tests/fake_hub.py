@@ -20,7 +20,11 @@ client. ``FakeHub`` answers that client's requests the way the Hub does:
   ``RevisionNotFound``, an unknown file a 404 ``EntryNotFound`` (with ``X-Repo-Commit``, so the
   client caches the absence). Any ``Authorization: Bearer`` token opens private and gated repos.
 
-Only the file endpoints exist; ``/api/...`` (``HfApi``) answers a plain 404.
+* ``GET /api/models/{repo_id}/tree/{revision}`` lists the revision's files (``HfApi.list_repo_tree``), with
+  the same answers for an unknown or private repo or revision; a gated repo's files are listed to anyone,
+  as on the Hub.
+
+No other ``/api/...`` endpoint (``HfApi``) exists: they answer a plain 404.
 
 Pointing the client at it
 -------------------------
@@ -317,6 +321,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(failure.status, failure.error_code, failure.message, send_body, extra)
         elif self.server.cdn:
             self._answer_cdn(send_body)
+        elif urlsplit(self.path).path.startswith("/api/models/") and "/tree/" in self.path:
+            self._answer_tree(send_body)
         else:
             self._answer_resolve(send_body)
 
@@ -338,22 +344,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # The client quotes the revision with no safe characters ("refs/pr/1" -> "refs%2Fpr%2F1").
         repo_id, revision, filename = unquote(raw_repo), unquote(raw_revision), unquote(raw_filename)
-        authorized = self.headers.get("Authorization", "").startswith("Bearer ")
-        hub = self.server.hub
-        with hub._lock:
-            repo = hub._repos.get(repo_id)
-            commit = repo.main if repo and revision == "main" else revision
-            files = repo.revisions.get(commit) if repo else None
-        if repo is None:
-            self._error(404, "RepoNotFound", "Repository not found", send_body)
-        elif repo.private and not authorized:
-            self._error(401, "RepoNotFound", "Invalid username or password.", send_body)
-        elif repo.gated and not authorized:
-            message = f"Access to model {repo_id} is restricted. You must be authenticated to access it."
-            self._error(401, "GatedRepo", message, send_body)
-        elif files is None:
-            self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}", send_body)
-        elif filename not in files:
+        found_files = self._revision(repo_id, revision, send_body, gated_open=False)
+        if found_files is None:
+            return
+        commit, files = found_files
+        if filename not in files:
             self._error(404, "EntryNotFound", "Entry not found", send_body, {"X-Repo-Commit": commit})
         else:
             file = files[filename]
@@ -367,6 +362,43 @@ class _Handler(BaseHTTPRequestHandler):
                     "Location": f"{self.server.hub.cdn_url}/cdn/{file.sha256}",
                 }
                 self._send(302, headers, b"", send_body)
+
+    def _answer_tree(self, send_body: bool) -> None:
+        """List ``/api/models/{repo_id}/tree/{revision}``: every file, as the Hub lists a folder's entries."""
+        raw_repo, _, raw_revision = urlsplit(self.path).path.removeprefix("/api/models/").partition("/tree/")
+        found_files = self._revision(unquote(raw_repo), unquote(raw_revision), send_body, gated_open=True)
+        if found_files is None:
+            return
+        entries = [
+            {"type": "file", "oid": file.git_sha, "size": len(file.content), "path": name}
+            | ({"lfs": {"oid": file.sha256, "size": len(file.content), "pointerSize": 134}} if file.sha256 else {})
+            for name, file in sorted(found_files[1].items())
+        ]
+        self._send(200, {"Content-Type": "application/json"}, json.dumps(entries).encode(), send_body)
+
+    def _revision(
+        self, repo_id: str, revision: str, send_body: bool, gated_open: bool
+    ) -> tuple[str, dict[str, _File]] | None:
+        """A revision's commit and files, or ``None`` once the Hub's refusal is sent (an unknown repo, a private
+        or gated one without a token, an unknown revision), checked in the Hub's order."""
+        authorized = self.headers.get("Authorization", "").startswith("Bearer ")
+        hub = self.server.hub
+        with hub._lock:
+            repo = hub._repos.get(repo_id)
+            commit = repo.main if repo and revision == "main" else revision
+            files = repo.revisions.get(commit) if repo else None
+        if repo is None:
+            self._error(404, "RepoNotFound", "Repository not found", send_body)
+        elif repo.private and not authorized:
+            self._error(401, "RepoNotFound", "Invalid username or password.", send_body)
+        elif repo.gated and not authorized and not gated_open:
+            message = f"Access to model {repo_id} is restricted. You must be authenticated to access it."
+            self._error(401, "GatedRepo", message, send_body)
+        elif files is None:
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}", send_body)
+        else:
+            return commit, files
+        return None
 
     def _content(self, content: bytes, headers: dict[str, str], send_body: bool) -> None:
         """Send a file, or the part of it that ``Range: bytes=N-[M]`` asks for."""

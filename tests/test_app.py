@@ -14,6 +14,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from playwright.sync_api import expect
 
+from tests import hub_cache
 from tests.media import probe
 
 pytestmark = pytest.mark.slow
@@ -186,6 +187,29 @@ def test_browser_picks_a_game_clicks_play_and_an_error_stays_on_the_page(app_url
     expect(page.get_by_text("are from the previous game")).to_be_visible()
     expect(page.locator("a[href$='steps.csv']").first).to_be_visible()  # the last game's files are still there
     assert page.get_by_text("Error", exact=True).count() == 0  # no red badges on the outputs
+
+
+@pytest.mark.browser
+def test_browser_the_game_follows_the_repo_id_typed(app_url, hf_cache, page):
+    """A course student pastes their repo id, whose name is not the RL Zoo's: the game list shows its game (from
+    its file) once the field is left, says why, and Play plays that game; through the API, the game is its own."""
+    pong = "PongNoFrameskip-v4"
+    model_zip = next((hf_cache / f"models--sb3--dqn-{pong}" / "snapshots").glob(f"*/dqn-{pong}.zip"))
+    hub_cache.add_rl_zoo_repo(hf_cache, "student/my-pong-agent", pong, model_zip)
+    page.goto(app_url)
+    repo = page.get_by_label("Or any Hub repo").first  # typed at once: the page's load must not undo it
+    repo.fill("student/my-pong-agent")
+    repo.press("Tab")
+    expect(page.get_by_text("The game is now Pong").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"its file dqn-{pong}.zip says so").first).to_be_visible()
+    expect(page.get_by_role("combobox", name="Game").first).to_have_value("Pong · cached")
+    page.get_by_role("spinbutton", name="Step cap").fill("100")
+    page.get_by_role("button", name="Play", exact=True).click()
+    expect(page.get_by_text("Pong, played by student/my-pong-agent").first).to_be_visible(timeout=60_000)
+    summary = Client(app_url, verbose=False).predict(repo_id="student/my-pong-agent", max_steps=10, api_name="/play")[2]
+    assert summary["game"] == "Pong"
+    with pytest.raises(AppError, match="student/my-pong-agent plays Pong .*, not Breakout"):
+        Client(app_url, verbose=False).predict(game="Breakout", repo_id="student/my-pong-agent", api_name="/play")
 
 
 @pytest.mark.browser

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.compare.duel import PairedEvaluation, contender
+from agents.compare.duel import PairedEvaluation, arena_claims, contender
 from agents.core.agent import agent_from_files
 from agents.core.agent_files import offline_agent_files
 from agents.core.catalog import get_game
 from agents.core.errors import AgentError
+from agents.core.repo_game import settle_game
 from agents.evaluate.evaluation import Evaluation, evaluate
 from tests import hub_cache
 from tests.media import decode_frame, probe
@@ -47,14 +48,17 @@ def test_the_verdict_and_its_paired_bootstrap_interval():
 
 
 def test_a_visitors_text_is_never_read_as_a_folder_on_the_server(tmp_path):
-    (tmp_path / "dqn" / f"{BREAKOUT}_1").mkdir(parents=True)
-    with pytest.raises(AgentError, match="is not a Hub repo id"):
-        contender(get_game("Breakout"), str(tmp_path / "dqn" / f"{BREAKOUT}_1"))
+    run = str(tmp_path / "dqn" / f"{BREAKOUT}_1")
+    Path(run).mkdir(parents=True)
+    for read in (lambda: arena_claims("", run), lambda: contender(get_game("Breakout"), run)):
+        with pytest.raises(AgentError, match="is not a Hub repo id"):
+            read()
     with pytest.raises(AgentError, match="holds no BreakoutNoFrameskip-v4.zip: the run has not finished"):
-        contender(get_game("Breakout"), str(tmp_path / "dqn" / f"{BREAKOUT}_1"), folders=True)
-    (tmp_path / "dqn" / "PongNoFrameskip-v4_1").mkdir()
-    with pytest.raises(AgentError, match="both agents must play one game"):
-        contender(get_game("Breakout"), str(tmp_path / "dqn" / "PongNoFrameskip-v4_1"), folders=True)
+        contender(get_game("Breakout"), run, folders=True)
+    pong = tmp_path / "dqn" / "PongNoFrameskip-v4_1"
+    pong.mkdir()
+    with pytest.raises(AgentError, match=f"B, {pong}, plays Pong \\(its run folder says so\\), not Breakout"):
+        settle_game("Breakout", arena_claims("", str(pong), b_folders=True))
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from agents.compare.duel import contender, duel_to_folder, paired_evaluation
-from agents.core.agent_files import GAME_OPTION_HELP, game_or_default
+from agents.compare.duel import arena_claims, contender, duel_to_folder, paired_evaluation
+from agents.core.agent_files import GAME_OPTION_HELP
 from agents.core.errors import AgentError
+from agents.core.repo_game import settle_game
 from agents.evaluate.evaluation import add_protocol_arguments, check_evaluation_inputs, printed_games
 from agents.play.episode import MAX_STEPS_LIMIT, segments_folder
 
@@ -20,7 +21,8 @@ CLI_DESCRIPTION = """Compare two agents on the same game and the same seeds: bot
 (each scored exactly as python -m agents.evaluate scores it alone), their difference
 seed by seed with a 95% paired bootstrap interval, and a side-by-side video of the
 first seed (DIR/compare.mp4). An agent is a Hub repo id (empty: the game's own) or a
-training run's folder in the RL Zoo's layout. The last line printed is a JSON summary."""
+training run's folder in the RL Zoo's layout; both must be of one game, which is
+theirs when --game is left out. The last line printed is a JSON summary."""
 CLI_EXAMPLES = """examples:
   python -m agents.compare --game Breakout --b sb3/qrdqn-BreakoutNoFrameskip-v4 --out out/c  # needs the Hub
   python -m agents.compare --game Breakout --b runs/dqn/BreakoutNoFrameskip-v4_1 --episodes 5 --out out/c"""
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(
             args.episodes, args.first_seed, args.epsilon, args.max_steps
         )
-        game = game_or_default(args.game)
+        game = settle_game(args.game, arena_claims(args.a, args.b, a_folders=True, b_folders=True))
         a, b = contender(game, args.a, folders=True), contender(game, args.b, folders=True)
         print(f"{game.title}: A = {a.repo_id}, B = {b.repo_id}", file=sys.stderr)
         paired = paired_evaluation(a, b, episodes, first_seed, epsilon, max_steps, progress=printed_games())

@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from agents.core.agent import Agent, agent_from_files, load_agent
-from agents.core.catalog import Game
+from agents.core.catalog import Game, env_game
 from agents.core.errors import AgentError
+from agents.core.repo_game import AgentGame, repo_game
 from agents.core.run_folder import RunFolder
 from agents.evaluate.evaluation import Evaluation, EvaluationProgress, evaluate
 from agents.play.episode import ATARI_FPS, segments_folder
@@ -81,20 +82,47 @@ class PairedEvaluation:
         }
 
 
-def contender(game: Game, spec: str | None, folders: bool = False) -> Agent:
-    """An agent for the arena: a Hub repo id (empty: the game's own agent), or, with ``folders`` (the
-    command line, or the app's own last training job, never a visitor's text), the folder of a training
-    run in the RL Zoo's layout (``<log>/dqn/<EnvId>_<n>``)."""
-    spec = (spec or "").strip()
+def _run_folder(spec: str, folders: bool) -> RunFolder | None:
+    """The training run ``spec`` names, with ``folders`` (the command line, or the app's own last training job,
+    never a visitor's text): a folder in the RL Zoo's layout, ``<log>/dqn/<EnvId>_<n>``."""
     folder = Path(spec) if spec and folders else None
-    if folder is not None and folder.is_dir():
-        run = RunFolder(folder, folder.name.rsplit("_", 1)[0])
-        if run.env_id != game.env_id:
-            raise AgentError(f"{folder} is a run on {run.env_id}, not {game.env_id}: both agents must play one game.")
-        if not run.model_zip.is_file():
-            raise AgentError(f"{folder} holds no {run.model_zip.name}: the run has not finished.")
-        return agent_from_files(run.agent_files(), game)
-    return load_agent(game.key, spec or None)
+    if folder is None or not folder.is_dir():
+        return None
+    return RunFolder(folder, folder.name.rsplit("_", 1)[0])
+
+
+def contender_game(spec: str | None, folders: bool = False) -> AgentGame | None:
+    """The game an agent for the arena is for: a run folder's environment, a repo's by its name or files
+    (:func:`repo_game`); none for an empty spec, the game's own agent."""
+    spec = (spec or "").strip()
+    run = _run_folder(spec, folders)
+    if run is None:
+        return repo_game(spec) if spec else None
+    game = env_game(run.env_id)
+    if game is None:
+        raise AgentError(f"{run.path} is a run on {run.env_id}, which is not one of the Arena's games.")
+    return AgentGame(str(run.path), (game,), "its run folder says so")
+
+
+def arena_claims(
+    a: str | None, b: str | None, a_folders: bool = False, b_folders: bool = False
+) -> dict[str, AgentGame]:
+    """The games A and B say they are for (see :func:`contender_game`), for :func:`settle_game`: they must
+    be one."""
+    sides = (("A", a, a_folders), ("B", b, b_folders))
+    return {label: found for label, spec, folders in sides if (found := contender_game(spec, folders))}
+
+
+def contender(game: Game, spec: str | None, folders: bool = False) -> Agent:
+    """The agent for the arena that plays ``game``, settled with :func:`arena_claims`: a Hub repo id (empty:
+    the game's own agent), or, with ``folders``, a training run's folder."""
+    spec = (spec or "").strip()
+    run = _run_folder(spec, folders)
+    if run is None:
+        return load_agent(game.key, spec or None)
+    if not run.model_zip.is_file():
+        raise AgentError(f"{run.path} holds no {run.model_zip.name}: the run has not finished.")
+    return agent_from_files(run.agent_files(), game)
 
 
 def paired_evaluation(

@@ -3,12 +3,13 @@
 import functools
 from dataclasses import dataclass
 
-from agents.core.agent_files import find_agent_files, game_or_default
+from agents.core.agent_files import find_agent_files
 from agents.core.catalog import Game
 from agents.core.checkpoint import QFunction, build_q_function, read_checkpoint
 from agents.core.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
 from agents.core.errors import AgentError
 from agents.core.hub import AgentFiles, ByteProgress
+from agents.core.repo_game import resolve_game
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,13 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
 
 
 def load_agent(game_name: str | None, repo_id: str | None = None, progress: ByteProgress | None = None) -> Agent:
-    """The agent for a game (none named: the first that can play here): its RL Zoo checkpoint on
-    the Hub, or the one in ``repo_id``.
+    """The agent in ``repo_id``, or the game's RL Zoo agent on the Hub; the game is the repo's when none is
+    named, and a repo of another game than the one named is refused (:func:`resolve_game`).
 
     Files come through the Hub's disk cache; a loaded agent is kept in memory, keyed by the files'
     paths in the cache, which change when the repo gets a new revision.
     """
-    game = game_or_default(game_name)
+    game = resolve_game(game_name, repo_id)
     files = find_agent_files(game, repo_id, progress)
     try:
         return agent_from_files(files, game)

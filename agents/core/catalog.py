@@ -47,3 +47,8 @@ def get_game(name: str) -> Game:
         if wanted in (game.key.lower(), game.title.lower()):
             return game
     raise AgentError(f"Unknown game {name!r}. Choose one of: {', '.join(GAMES)}.")
+
+
+def env_game(env_id: str) -> Game | None:
+    """The catalog game whose environment is ``env_id`` (in any case), if there is one."""
+    return next((game for game in GAMES.values() if game.env_id.lower() == env_id.lower()), None)

@@ -13,6 +13,9 @@ The files are those ``rl_zoo3.push_to_hub`` uploads: ``<algo>-<EnvId>.zip``, ``c
   not arrive whole is never used.
 - **Hub out of reach** (``HF_HUB_OFFLINE=1``, or no connection within a few seconds): a missing file
   fails at once with a message that names the repo.
+
+A repo's file names (which say its game) come the same way: the cache's snapshot with no request, else
+the Hub's listing, within one request's deadline.
 """
 
 import json
@@ -30,6 +33,8 @@ from urllib.parse import urlparse
 
 from huggingface_hub import (
     _CACHED_NO_EXIST,
+    HfApi,
+    RepoFile,
     constants,
     get_hf_file_metadata,
     hf_hub_download,
@@ -44,6 +49,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import tqdm as hf_tqdm
 from huggingface_hub.utils import validate_repo_id
 
@@ -152,6 +158,25 @@ def cached_agent_files(repo_id: str, env_id: str, revision: str | None = None) -
             results=results if isinstance(results, Path) else None,
         )
     return None
+
+
+def not_cached(what: str) -> HubUnavailable:
+    """The refusal when the files of ``what`` (a repo, and its game if known) are needed and neither the
+    cache nor the Hub has them."""
+    return HubUnavailable(
+        f"The files of {what} are not in the local Hugging Face cache, and the Hub cannot be reached (offline "
+        "mode or no network). Connect to the Hub once to download them, or pick an agent that is already cached."
+    )
+
+
+def cached_file_names(repo_id: str) -> list[str]:
+    """The files of the cache's snapshot of the repo's main revision, with no request: none if it has none."""
+    folder = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
+    try:
+        snapshot = folder / "snapshots" / (folder / "refs" / "main").read_text().strip()
+        return sorted(path.name for path in snapshot.iterdir() if path.is_file())
+    except OSError:
+        return []
 
 
 def _progress_bar(report: ByteProgress) -> type[hf_tqdm]:
@@ -404,11 +429,7 @@ def fetch_agent_files(repo_id: str, env_id: str, progress: ByteProgress | None =
         check_for_newer_revision(repo_id, env_id, cached)
         return cached
     if not hub_reachable():
-        raise HubUnavailable(
-            f"The files of {repo_id} for {env_id} are not in the local Hugging Face cache, and the Hub "
-            "cannot be reached (offline mode or no network). Connect to the Hub once to download them, "
-            "or pick an agent that is already cached."
-        )
+        raise not_cached(f"{repo_id} for {env_id}")
     return download_agent_files(repo_id, env_id, progress)
 
 
@@ -428,3 +449,27 @@ def fetch_extra_file(repo_id: str, filename: str, revision: str | None = None) -
     except Exception as error:
         raise hub_error(repo_id, error) from None
     return fetched if isinstance(fetched, Path) else None
+
+
+def _list_files(repo_id: str) -> list[str]:
+    return [
+        entry.path
+        for entry in HfApi(endpoint=constants.ENDPOINT).list_repo_tree(repo_id)
+        if isinstance(entry, RepoFile)
+    ]
+
+
+def hub_file_names(repo_id: str) -> list[str]:
+    """The files at the top of the repo's main revision, as the Hub lists them, within one request's deadline;
+    every way the Hub (or the way to it) can say no is worded."""
+    if not hub_reachable():
+        raise not_cached(repo_id)
+    try:
+        return _in_thread(_list_files, repo_id).result(timeout=ETAG_TIMEOUT_S)
+    except FutureTimeout:
+        raise HubTooSlow(
+            f"The Hub is too slow right now: it did not list {repo_id}'s files within {ETAG_TIMEOUT_S} s. "
+            "Try again in a moment."
+        ) from None
+    except Exception as error:
+        raise hub_error(repo_id, error) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agents.core.agent_files import GAME_OPTION_HELP, game_or_default
 from agents.core.errors import AgentError
+from agents.core.repo_game import resolve_game
 from agents.curves.agent_curves import repo_curves, run_folder_curves
 
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             repo = f"local run {args.run.name}"
             curves, note = run_folder_curves(args.run)
         else:
-            game = game_or_default(args.game)
+            game = resolve_game(args.game, args.repo_id)
             repo = args.repo_id or game.repo_id
             curves, note = repo_curves(game, args.repo_id)
         if curves is not None and args.out is not None:

@@ -8,9 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from agents.core.agent_files import GAME_OPTION_HELP, find_agent_files, game_or_default
+from agents.core.agent_files import GAME_OPTION_HELP, find_agent_files
 from agents.core.errors import AgentError
 from agents.core.hub import printed_progress
+from agents.core.repo_game import resolve_game
 from agents.evaluate.benchmark import evaluation_summary
 from agents.evaluate.evaluation import add_protocol_arguments, evaluate_files, printed_games, write_evaluation
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     try:
-        game = game_or_default(args.game)
+        game = resolve_game(args.game, args.repo_id)
         # The files only: each worker loads the agent itself, so the games start without waiting for this process.
         files = find_agent_files(game, args.repo_id, printed_progress())
         print(f"Evaluating {files.repo_id} on {game.env_id}", file=sys.stderr)

@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from agents.core.agent_files import find_agent_files, game_or_default
+from agents.core.agent_files import find_agent_files
 from agents.core.catalog import Game
 from agents.core.data_root import data_root
 from agents.core.errors import AgentError
@@ -40,7 +40,14 @@ from agents.core.run_folder import RunFolder
 from agents.evaluate.evaluation import Evaluation
 from agents.train.hyperparams import check_memory
 from agents.train.publish import hub_repo_id, publish_run
-from agents.train.training import LiveProgress, TrainingSettings, evaluate_run, train, training_device
+from agents.train.training import (
+    LiveProgress,
+    TrainingSettings,
+    evaluate_run,
+    start_repo_id,
+    train,
+    training_device,
+)
 from agents.train.training_time import PhaseClock, StepCosts, format_duration, step_costs
 from agents.tune.tuning import (
     TuningProgress,
@@ -186,7 +193,7 @@ class JobManager:
         is found (downloaded, if need be, ``progress`` hearing its bytes) before the job exists."""
         with self.lock:
             self._refuse_if_running()
-            game = game_or_default(settings.game)
+            game = settings.resolved_game()
             settings = dataclasses.replace(settings, game=game.key)
             memory = check_memory(settings.resolved_hyperparameters())
             _find_start_agent(game, settings.start, progress)
@@ -418,7 +425,7 @@ class JobManager:
 def _find_start_agent(game: Game, start: str, progress: ByteProgress | None) -> None:
     """A missing or unreachable start agent is said when the job is asked for, not once it runs."""
     if start != "scratch":
-        find_agent_files(game, None if start == "pretrained" else start, progress)
+        find_agent_files(game, start_repo_id(start), progress)
 
 
 def _new_record(settings: TrainingSettings | TuningSettings, game: Game, memory: int, **fields: Any) -> JobRecord:

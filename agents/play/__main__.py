@@ -24,7 +24,8 @@ line printed is a JSON summary (game, repo, seed, steps, score, terminated,
 seconds); errors go to stderr with exit status 2."""
 CLI_EXAMPLES = """examples:
   python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/
-  python -m agents.play --game SpaceInvaders --out out/  # needs the Hub (or its cache)"""
+  python -m agents.play --game SpaceInvaders --out out/  # needs the Hub (or its cache)
+  python -m agents.play --repo-id OWNER/dqn-PongNoFrameskip-v4 --out out/  # Pong, by its name; needs the Hub"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=CLI_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)  # resolved by game_or_default
+    parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)  # resolved by resolve_game
     parser.add_argument(
         "--repo-id", default=None, help="a Hub repo in the RL Zoo layout (default: sb3/dqn-<Game>NoFrameskip-v4)"
     )

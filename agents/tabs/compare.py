@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from agents.compare.duel import PairedEvaluation, contender, paired_evaluation, stream_duel
+from agents.compare.duel import PairedEvaluation, arena_claims, contender, paired_evaluation, stream_duel
 from agents.core.agent import Agent
-from agents.core.agent_files import game_or_default
 from agents.core.errors import AgentError
+from agents.core.repo_game import page_game, settle_game
 from agents.evaluate.evaluation import check_evaluation_inputs
 from agents.play.episode import MAX_STEPS_LIMIT, segments_folder
 from agents.tabs.play import Progress, new_output_folder
@@ -66,6 +66,15 @@ def last_job_run(status: dict) -> str:
     return status["run_folder"]
 
 
+def page_arena_game(
+    shown: str, a_spec: str | None, b_spec: str | None, b_is_run_folder: bool = False
+) -> tuple[str, str]:
+    """The Compare form's rule: the game A and B are for wins over the dropdown's ``shown``; the game to
+    show, and a note saying why."""
+    game, note = page_game(shown, arena_claims(a_spec, b_spec, b_folders=b_is_run_folder))
+    return game.key, note
+
+
 def compare_stream(
     game: str,
     a_spec: str | None,
@@ -81,7 +90,7 @@ def compare_stream(
     ``(None, comparison)`` once both agents have played every seed. A visitor's text is always a Hub repo
     id; ``b_is_run_folder`` is for the app's own last training job."""
     episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(episodes, first_seed, epsilon, max_steps)
-    chosen = game_or_default(game)
+    chosen = settle_game(game, arena_claims(a_spec, b_spec, b_folders=b_is_run_folder))
     if progress is not None:
         progress(0.0, "Loading both agents…")
     a, b = contender(chosen, a_spec), contender(chosen, b_spec, folders=b_is_run_folder)

@@ -6,13 +6,14 @@ from gradio.data_classes import FileData
 
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.jobs.manager import JobManager
-from agents.tabs.compare import compare_once, compare_stream, last_job_run
+from agents.tabs.compare import compare_once, compare_stream, last_job_run, page_arena_game
 from agents.tabs.play import failure_markdown
-from agents.tabs.widgets import PROGRESS_BAR, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
 
 COMPARE_INTRO = """Two agents, the same game, the same seeds: both play the first seed side by side, then every
 seed, and the difference is taken seed by seed, with a 95% paired bootstrap interval. An agent is any Hub
-repo in the RL Zoo's layout (e.g. `sb3/dqn-…` against `sb3/qrdqn-…`), or the one your last training job made."""
+repo in the RL Zoo's layout (e.g. `sb3/dqn-…` against `sb3/qrdqn-…`), or the one your last training job made; the
+game is the agents' own, which must be one."""
 
 
 class CompareTab:
@@ -30,6 +31,7 @@ class CompareTab:
                         label="Agent B: a Hub repo", placeholder="e.g. sb3/qrdqn-BreakoutNoFrameskip-v4"
                     )
                     b_is_job = gr.Checkbox(label="Agent B: the agent of your last training job (Train tab)")
+                    self.repo_note = gr.Markdown()
                     episodes = gr.Number(value=10, precision=0, label="Seeds")
                     first_seed = gr.Number(value=0, precision=0, label="First seed (the one in the video)")
                     epsilon = gr.Number(value=EVAL_EPSILON, step=0.01, label="Exploration ε")
@@ -62,17 +64,27 @@ class CompareTab:
             button.click(
                 self.compare_tab,
                 [self.game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps],
-                [self.video, self.summary, self.plot, self.table, self.file],
+                [self.video, self.summary, self.plot, self.table, self.file, self.game, self.repo_note],
                 api_visibility="private",
+            )
+            # B's text is not an agent while the last job is: the note is then about A alone.
+            self.follower = RepoFollower(
+                self.game,
+                [a_repo, b_repo],
+                self.repo_note,
+                lambda shown, a, b, job: page_arena_game(shown, a, "" if job else b),
+                (b_is_job,),
             )
 
     def compare_tab(
         self, game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps, progress=PROGRESS_BAR
     ):
-        """Stream the side-by-side video of the first seed, then the paired evaluation; a failure is said
-        where the verdict goes."""
+        """Stream the side-by-side video of the first seed (of the agents' game: the dropdown shows it), then
+        the paired evaluation; a failure is said where the verdict goes."""
         try:
             b_spec = last_job_run(self.jobs.status()) if b_is_job else b_repo
+            game, note = page_arena_game(game, a_repo, b_spec, b_is_job)
+            yield {self.game: game, self.repo_note: note}
             for segment, comparison in compare_stream(
                 game, a_repo, b_spec, episodes, first_seed, epsilon, max_steps, progress, b_is_run_folder=b_is_job
             ):
@@ -99,7 +111,8 @@ def compare_api(
     epsilon: float = EVAL_EPSILON,
     max_steps: int = EVAL_MAX_STEPS,
 ) -> tuple[FileData, dict]:
-    """Two agents (Hub repo ids; empty: the game's own) on the same game and seeds. Returns the side-by-side
+    """Two agents (Hub repo ids; empty: the game's own) on the same game and seeds (game empty: the agents',
+    which must be one, or the first whose agent can play here). Returns the side-by-side
     video of the first seed and a summary: each agent's repo, scores, mean and std, and the difference B − A
     with its 95% paired bootstrap interval, in numbers and in words."""
     comparison = compare_once(game, a, b, episodes, first_seed, epsilon, max_steps)

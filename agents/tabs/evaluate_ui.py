@@ -6,8 +6,8 @@ from gradio.data_classes import FileData
 
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
-from agents.tabs.play import failure_markdown
-from agents.tabs.widgets import PROGRESS_BAR, api_errors
+from agents.tabs.play import failure_markdown, page_repo_game
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
 
 EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
 parallel on this machine's cores and with no video, and its score is set beside the model card's and the
@@ -26,7 +26,9 @@ class EvaluateTab:
                     repo = gr.Textbox(
                         label="Or any Hub repo (RL Zoo layout, DQN or QR-DQN)",
                         placeholder="e.g. your-name/dqn-SpaceInvadersNoFrameskip-v4 (empty: the game's sb3 agent)",
+                        info="Its game, by its name or files, is the one played.",
                     )
+                    self.repo_note = gr.Markdown()
                     episodes = gr.Number(value=10, precision=0, label="Games")
                     first_seed = gr.Number(value=0, precision=0, label="First seed (then +1 a game)")
                     epsilon = gr.Number(
@@ -54,18 +56,23 @@ class EvaluateTab:
             button.click(
                 self.evaluate_tab,
                 [self.game, repo, episodes, first_seed, epsilon, max_steps],
-                [self.summary, self.histogram, self.table, self.results, self.csv],
+                [self.summary, self.histogram, self.table, self.results, self.csv, self.game, self.repo_note],
                 api_visibility="private",
             )
+            self.follower = RepoFollower(self.game, [repo], self.repo_note, page_repo_game)
 
     def evaluate_tab(self, game, repo_id, episodes, first_seed, epsilon, max_steps, progress=PROGRESS_BAR):
-        """Score the agent over seeded games; a failure is said where the summary goes."""
+        """Score the agent over seeded games (the repo's game, if one is typed: the dropdown shows it); a failure
+        is said where the summary goes."""
         try:
+            game, note = page_repo_game(game, repo_id)
+            yield {self.game: game, self.repo_note: note}
             report = run_evaluation(game, repo_id, episodes, first_seed, epsilon, max_steps, progress)
         except Exception as error:
-            return {self.summary: failure_markdown("Could not evaluate", error)}
+            yield {self.summary: failure_markdown("Could not evaluate", error)}
+            return
         histogram = histogram_data(report.evaluation)
-        return {
+        yield {
             self.summary: evaluation_markdown(report),
             self.histogram: gr.BarPlot(histogram, y_lim=[0, int(histogram["games"].max())], visible=True),
             self.table: gr.Dataframe(report.evaluation.table(), visible=True),
@@ -83,7 +90,8 @@ def evaluate_api(
     epsilon: float = EVAL_EPSILON,
     max_steps: int = EVAL_MAX_STEPS,
 ) -> tuple[FileData, FileData, dict]:
-    """Score an agent over seeded games (game empty: the first whose agent can play here), in parallel with
+    """Score an agent over seeded games (game empty: the repo's, or the first whose agent can play here; a repo
+    of another game than the one named is refused), in parallel with
     no video. Returns the RL Zoo's results.json, a CSV with a row per game, and a summary (seeds, scores,
     episode_steps, mean, std, median, min, max, mean_minus_std, verdicts beside the card and the benchmark)."""
     report = run_evaluation(game, repo_id, episodes, first_seed, epsilon, max_steps)

@@ -16,6 +16,7 @@ import pandas as pd
 from agents.core.agent import Agent, load_agent
 from agents.core.errors import AgentError
 from agents.core.hub import bar_progress, revision_note
+from agents.core.repo_game import page_game, repo_claims
 from agents.play.episode import SALIENCY_EVERY, EpisodeResult, check_play_inputs, segments_folder, stream_episode
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
@@ -37,6 +38,13 @@ def new_output_folder(prefix: str = "episode-") -> Path:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=OUTPUT_ROOT))
     except OSError as error:
         raise AgentError(f"No folder for the game's video could be made in {OUTPUT_ROOT} ({error.strerror}).") from None
+
+
+def page_repo_game(shown: str, repo_id: str | None) -> tuple[str, str]:
+    """The rule of a form with a game dropdown and a repo field (Play, Evaluate, Train): the game of the repo
+    typed wins over the dropdown's ``shown``; the game to show, and a note saying why."""
+    game, note = page_game(shown, repo_claims({"": repo_id}))
+    return game.key, note
 
 
 def load_with_progress(game: str, repo_id: str | None, progress: Progress | None = None) -> Agent:

@@ -6,7 +6,7 @@ import json
 import gradio as gr
 from gradio.data_classes import FileData
 
-from agents.core.agent_files import game_or_default
+from agents.core.repo_game import resolve_game
 from agents.curves.agent_curves import curves_for, episode_plot_data, evaluation_plot_data, repo_curves
 from agents.play.episode import MAX_STEPS_LIMIT
 from agents.tabs.play import (
@@ -14,12 +14,13 @@ from agents.tabs.play import (
     PLOT_Y_TITLES,
     Q_VALUE_MEANING,
     failure_markdown,
+    page_repo_game,
     play_once,
     play_stream,
     q_value_plot_data,
     summary_markdown,
 )
-from agents.tabs.widgets import PROGRESS_BAR, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
 
 # Before a game: a narrow screen gets the panel below the game (readable text) and the video brought to
 # the top of the screen, again as it grows with the first segments; a wide one scrolls only if the
@@ -59,7 +60,9 @@ class PlayTab:
                     repo_id = gr.Textbox(
                         label="Or any Hub repo (RL Zoo layout, DQN or QR-DQN)",
                         placeholder="e.g. sb3/qrdqn-SpaceInvadersNoFrameskip-v4 (empty: the game's sb3 agent)",
+                        info="Its game, by its name or files, is the one played.",
                     )
+                    self.repo_note = gr.Markdown()
                     seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (same seed, same game)")
                     epsilon = gr.Number(
                         value=0.01,
@@ -111,10 +114,11 @@ class PlayTab:
                 js=BEFORE_PLAY,
                 inputs=[self.game, repo_id, seed, epsilon, max_steps, agent_view, looks, self.plot_view, stacked],
                 outputs=[self.video, self.summary, self.q_plot, self.plot_view, self.played_table]
-                + [self.full_video, self.steps_csv, self.summary_json]
+                + [self.game, self.repo_note, self.full_video, self.steps_csv, self.summary_json]
                 + [self.learned_note, self.learned_episodes, self.learned_evaluations],
                 api_visibility="private",
             )
+            self.follower = RepoFollower(self.game, [repo_id], self.repo_note, page_repo_game)
             self.plot_view.change(
                 lambda table, view: gr.skip() if table is None else q_value_plot(table, view),
                 [self.played_table, self.plot_view],
@@ -125,9 +129,12 @@ class PlayTab:
     def play(
         self, game, repo_id, seed, epsilon, max_steps, agent_view, looks, plot_view, stacked, progress=PROGRESS_BAR
     ):
-        """Play one game; streams the video while the agent plays, then the summary, plot and files. A failure
-        is said where the summary goes, and what is on screen stays."""
+        """Play one game (the repo's, if one is typed: the dropdown shows it); streams the video while the agent
+        plays, then the summary, plot and files. A failure is said where the summary goes, and what is on screen
+        stays."""
         try:
+            game, note = page_repo_game(game, repo_id)
+            yield {self.game: game, self.repo_note: note}
             games = play_stream(game, repo_id, seed, epsilon, max_steps, agent_view, progress, stacked, looks)
             for segment, result in games:
                 if result is None:
@@ -170,7 +177,8 @@ def play_api(
     agent_view: bool = False,
     saliency: bool = False,
 ) -> tuple[FileData, FileData, dict]:
-    """Play one whole game (game empty: the first game whose agent can play here). Returns the MP4 video,
+    """Play one whole game (game empty: the repo's, or with no repo the first game whose agent can play here;
+    a repo of another game than the one named is refused). Returns the MP4 video,
     the per-step CSV and a summary (game, repo, seed, epsilon, steps, score, terminated, seconds). With
     saliency, where the agent looks is laid over the game in the video."""
     result = play_once(game, repo_id, seed, epsilon, max_steps, agent_view, saliency)
@@ -179,10 +187,10 @@ def play_api(
 
 @api_errors
 def curves_api(game: str = "", repo_id: str = "") -> dict:
-    """How an agent learned (game empty: the first whose agent can play here): its training episodes
+    """How an agent learned (game empty: the repo's, or the first whose agent can play here): its training episodes
     (timesteps, score, moving average of 100) and evaluations (timesteps, mean, std), as the RL Zoo logged
     them, with where they come from; empty lists, and the reason, when there is no training log."""
-    curves, note = repo_curves(game_or_default(game), repo_id)
+    curves, note = repo_curves(resolve_game(game, repo_id), repo_id)
     episodes = curves.episodes[["timesteps", "score", "moving_average"]] if curves else None
     evaluations = curves.evaluations if curves is not None and curves.evaluations is not None else None
     return {

@@ -7,7 +7,7 @@ from agents.core.access import on_a_space, push_note
 from agents.core.hub import bar_progress
 from agents.curves.agent_curves import run_evaluation_curve
 from agents.jobs.manager import JobManager
-from agents.tabs.play import failure_markdown
+from agents.tabs.play import failure_markdown, page_repo_game
 from agents.tabs.train import (
     DEFAULT_SAVE_FREQ,
     cancel_training,
@@ -24,7 +24,7 @@ from agents.tabs.train import (
     training_curve,
 )
 from agents.tabs.tune_ui import TuneMode
-from agents.tabs.widgets import PROGRESS_BAR, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
 from agents.train.hyperparams import EDITABLE
 
 START_CHOICES = [("the game's pretrained agent", "pretrained"), ("scratch", "scratch"), ("a Hub repo:", "repo")]
@@ -58,8 +58,10 @@ class TrainTab:
                             self.start_repo = gr.Textbox(
                                 label="Hub repo to start from",
                                 placeholder="OWNER/dqn-PongNoFrameskip-v4",
+                                info="Its game, by its name or files, is the one trained.",
                                 visible=False,
                             )
+                            self.repo_note = gr.Markdown(visible=False)
                             self.seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
                             self.save_every = gr.Number(
                                 value=DEFAULT_SAVE_FREQ,
@@ -117,11 +119,12 @@ class TrainTab:
                 with gr.Tab("Tune", id="tune"):
                     self.tune = TuneMode(game_choices, first_game, jobs, secret, self)
             self.start.change(
-                lambda choice: gr.Textbox(visible=choice == "repo"),
+                lambda choice: (gr.Textbox(visible=choice == "repo"), gr.Markdown(visible=choice == "repo")),
                 self.start,
-                self.start_repo,
+                [self.start_repo, self.repo_note],
                 api_visibility="private",
             )
+            self.follower = RepoFollower(self.game, [self.start_repo], self.repo_note, page_repo_game)
             self.start.input(
                 self.values_for_start,
                 [self.start, self.fast],
@@ -141,7 +144,7 @@ class TrainTab:
             self.start_button.click(
                 self.start_job,
                 [self.game, self.start, self.start_repo, self.seed, secret, self.save_every, *self.field_list],
-                [*self.job_outputs, self.message],
+                [*self.job_outputs, self.message, self.game, self.repo_note],
                 api_visibility="private",
             )
             self.cancel_button.click(
@@ -257,7 +260,10 @@ class TrainTab:
         progress=PROGRESS_BAR,
     ):
         hyperparameters = {name: value for name, value in locals().items() if name in EDITABLE}
+        note = ""
         try:
+            if start_from == "repo":  # the start agent's game is the one trained: the dropdown shows it
+                game_key, note = page_repo_game(game_key, repo)
             start_training(
                 self.jobs,
                 game_key,
@@ -272,7 +278,7 @@ class TrainTab:
         except Exception as error:
             return {self.message: failure_markdown("Could not start training", error)}
         no_replay = {self.replay: gr.Video(None, visible=False), self.shown_replay: None}  # the last job's goes
-        return self.show_job() | {self.message: ""} | no_replay
+        return self.show_job() | {self.message: "", self.game: game_key, self.repo_note: note} | no_replay
 
     def cancel_job(self, secret_value, profile: gr.OAuthProfile | None):
         try:
@@ -309,11 +315,11 @@ class TrainTab:
         secret: str = "",
         save_freq: int = DEFAULT_SAVE_FREQ,
     ) -> dict:
-        """Start a training job (game empty: the first whose agent can play here; start: "pretrained",
-        "scratch" or a Hub repo id; save_freq: steps between checkpoints). A hyperparameter left out takes
-        the Train form's value for the start: fine-tuning values from a trained agent, the RL Zoo's from
-        scratch (shortened on a CPU). Returns its status; a second job while one runs is refused with the
-        running job's progress."""
+        """Start a training job (game empty: the start repo's, or the first whose agent can play here; a start
+        repo of another game than the one named is refused; start: "pretrained", "scratch" or a Hub repo id;
+        save_freq: steps between checkpoints). A hyperparameter left out takes the Train form's value for the
+        start: fine-tuning values from a trained agent, the RL Zoo's from scratch (shortened on a CPU). Returns
+        its status; a second job while one runs is refused with the running job's progress."""
         given = {name: value for name, value in locals().items() if name in EDITABLE and value is not None}
         hyperparameters = default_hyperparameters(start) | given
         return start_training(self.jobs, game, start, seed, hyperparameters, None, secret, save_freq)

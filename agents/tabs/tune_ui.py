@@ -260,10 +260,10 @@ class TuneMode:
         secret: str = "",
         seed: int | None = None,
     ) -> dict:
-        """Start a tuning job: the RL Zoo's Optuna search over DQN hyperparameters (game empty: the first whose
-        agent can play here; start: "scratch", "pretrained" or a Hub repo id; sampler: tpe or random; pruner:
-        median or none; seed: the sampler's, empty for a random one). Returns its status; refused while a
-        training or tuning job runs."""
+        """Start a tuning job: the RL Zoo's Optuna search over DQN hyperparameters (game empty: the start repo's,
+        or the first whose agent can play here; a start repo of another game than the one named is refused;
+        start: "scratch", "pretrained" or a Hub repo id; sampler: tpe or random; pruner: median or none; seed:
+        the sampler's, empty for a random one). Returns its status; refused while a training or tuning job runs."""
         return start_tuning(
             self.jobs, game, start, n_trials, n_timesteps, sampler, pruner, n_eval_episodes, study_name, None, secret,
             None, seed,

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from huggingface_hub import get_token
 
-from agents.core.agent_files import GAME_OPTION_HELP, game_or_default
+from agents.core.agent_files import GAME_OPTION_HELP
 from agents.core.errors import AgentError
+from agents.core.repo_game import resolve_game
 from agents.core.run_folder import RunFolder
 from agents.train.hyperparams import EDITABLE, fast_n_envs, fast_preset, rl_zoo_atari_defaults, start_values
 from agents.train.publish import hub_repo_id, hub_username, publish_run
-from agents.train.training import TrainingSettings, evaluate_run, train, training_device
+from agents.train.training import TrainingSettings, evaluate_run, start_repo_id, train, training_device
 
 CLI_DESCRIPTION = """Train (or fine-tune) a DQN Atari agent with the RL Zoo's experiment manager
 and its DQN Atari hyperparameters, then score it over seeded games, render a
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=CLI_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)  # resolved by game_or_default
+    parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)  # resolved by resolve_game
     parser.add_argument("--timesteps", type=int, required=True, help="environment steps to train for")
     parser.add_argument("--out", type=Path, required=True, help="RL Zoo log folder for the run, e.g. runs/")
     parser.add_argument(
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {name: getattr(args, name) for name in EDITABLE if name != "n_timesteps"}
     overrides = {name: value for name, value in overrides.items() if value is not None}
     try:
-        game = game_or_default(args.game)
+        game = resolve_game(args.game, start_repo_id(args.start))
         if args.fast is not None:
             values = {**start_values(args.start), **overrides}
             fast = fast_preset(values, args.fast or fast_n_envs(values, os.cpu_count() or 1))

@@ -24,16 +24,22 @@ from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
 from agents.core.agent import Agent, agent_from_files
-from agents.core.agent_files import find_agent_files, game_or_default
+from agents.core.agent_files import find_agent_files
 from agents.core.catalog import Game, get_game
 from agents.core.checkpoint import Checkpoint, build_q_function, read_checkpoint
 from agents.core.errors import AgentError
 from agents.core.numbers import MAX_SEED, user_number
+from agents.core.repo_game import resolve_game
 from agents.core.run_folder import ALGO, RunFolder
 from agents.evaluate.evaluation import EVAL_EPSILON, Evaluation, evaluate
 from agents.play.episode import EpisodeResult, play_to_folder
 from agents.train.hyperparams import check_hyperparameters, check_memory, rl_zoo_overrides, start_values
 from agents.train.training_time import PhaseClock
+
+
+def start_repo_id(start: str) -> str | None:
+    """The Hub repo a start names: none for "scratch" or "pretrained" (the game's own agent)."""
+    return None if start in ("pretrained", "scratch") else start
 
 
 @dataclass
@@ -56,6 +62,10 @@ class TrainingSettings:
         if self.save_freq != -1:  # -1, as for the RL Zoo: no periodic checkpoints
             interval = "checkpoint interval (save_freq)"
             self.save_freq = user_number(interval, self.save_freq, 100, 10**8, whole=True, hint="Or -1: none.")
+
+    def resolved_game(self) -> Game:
+        """The game: the start agent's repo's when it names one (:func:`resolve_game`), else ``game`` or the default."""
+        return resolve_game(self.game, start_repo_id(self.start))
 
     def resolved_hyperparameters(self) -> dict[str, Any]:
         """The run's values: the RL Zoo's from scratch or fine-tuning values from a trained agent
@@ -147,7 +157,7 @@ class LiveProgress(BaseCallback):
 def _read_start_checkpoint(start: str, game: Game) -> tuple[str, Checkpoint]:
     """The Hub checkpoint to fine-tune (the game's pretrained agent, its shipped offline agent when the
     Hub is out of reach, or a repo id), read through the Play tab's safe loader."""
-    files = find_agent_files(game, None if start == "pretrained" else start)
+    files = find_agent_files(game, start_repo_id(start))
     if files.algo != ALGO:
         raise AgentError(f"{files.repo_id} holds a {files.algo.upper()} agent; training fine-tunes DQN agents only.")
     try:
@@ -233,7 +243,7 @@ def train(
     With ``resume_run``, the run continues from its last periodic checkpoint: its weights, its step
     count and its exploration schedule (the replay memory is refilled, not restored).
     """
-    game = game_or_default(settings.game)
+    game = settings.resolved_game()
     env_id = game.env_id
     hyperparameters = settings.resolved_hyperparameters()
     overrides = rl_zoo_overrides(hyperparameters)

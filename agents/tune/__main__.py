@@ -27,8 +27,8 @@ CLI_DESCRIPTION = f"""Tune DQN's hyperparameters for an Atari game with the RL Z
 stays the Atari Q head). Trials keep the RL Zoo's Atari values for the rest, but
 buffer_size is capped at the trial's steps and learning_starts at a tenth of them.
 The study lives on --storage, else ${STORAGE_VARIABLE}, else a local journal file;
-workers given the same storage and study name share it. The last line printed is
-a JSON summary."""
+workers given the same storage and study name share it. The game is --from's repo's
+when --game is left out. The last line printed is a JSON summary (game, study, ...)."""
 CLI_EXAMPLES = """examples:
   python -m agents.tune --game Breakout --trials 3 --timesteps 2000 --from scratch
   python -m agents.tune --game Pong --trials 50 --timesteps 200000 \\

@@ -42,11 +42,11 @@ from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, sample_dqn_params
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents.core.agent_files import game_or_default
 from agents.core.catalog import Game
 from agents.core.checkpoint import Checkpoint
 from agents.core.errors import AgentError
 from agents.core.numbers import MAX_SEED, user_number
+from agents.core.repo_game import resolve_game
 from agents.core.run_folder import ALGO
 from agents.train.hyperparams import EDITABLE, check_memory, rl_zoo_atari_defaults, start_values
 from agents.train.training import (
@@ -54,6 +54,7 @@ from agents.train.training import (
     _load_start_weights,
     _read_start_checkpoint,
     rl_zoo_experiment,
+    start_repo_id,
 )
 
 STORAGE_VARIABLE = "ARENA_OPTUNA_STORAGE"
@@ -112,7 +113,8 @@ class TuningSettings:
             object.__setattr__(self, "study_name", None)
 
     def resolved_game(self) -> Game:
-        return game_or_default(self.game)
+        """The game: the start agent's repo's when it names one (:func:`resolve_game`), else ``game`` or the default."""
+        return resolve_game(self.game, start_repo_id(self.start))
 
     def resolved_study_name(self) -> str:
         """The study's name; by default one per game, start and steps per trial, whose values compare."""
@@ -432,6 +434,7 @@ class TrialControl(BaseCallback):
 class TuningResult:
     """What a worker did, and where the study stands."""
 
+    game: str  # the catalog key of the game tuned
     study: str
     storage: str  # as it may be shown
     trials: int  # finished by this worker
@@ -571,6 +574,7 @@ def run_study(
     progress.study_done = len(finished_trials(study))
     best = best_trial(study)
     return TuningResult(
+        game=game.key,
         study=study.study_name,
         storage=shown_storage(storage_url),
         trials=progress.trials_done,

@@ -155,6 +155,14 @@ MUTANTS = [
         "            steps += 1\n",
         "tests/test_mutants_ii.py::test_evaluate_reports_the_games_unclipped_score",
     ),
+    Mutant(
+        "the default game, not the repo's",
+        "a pasted repo id is looked for under the default game: 'not in the cache', or the wrong game",
+        "agents/core/agent.py",
+        "    game = resolve_game(game_name, repo_id)\n",
+        "    game = resolve_game(game_name, None)\n",
+        "tests/test_repo_game.py::test_play_command_line_plays_the_repos_game_when_none_is_given",
+    ),
 ]
 
 
