@@ -389,6 +389,38 @@ def test_browser_compares_two_agents_side_by_side(app_url, browser, viewport, tm
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_compare_refuses_an_agent_against_itself_and_says_it_is_busy(app_url, browser, viewport, tmp_path):
+    """B left empty is A's agent: refused, saying what to give as B; while a comparison runs, the button says
+    so and cannot start another, and comes back when it is done."""
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Space Invaders · cached").click()
+    b = page.get_by_role("textbox", name="Agent B: a Hub repo")
+    expect(b).to_have_attribute("placeholder", "empty: the game's sb3 agent too, so A must be another")
+    page.get_by_role("spinbutton", name="Seeds").fill("2")
+    page.get_by_role("spinbutton", name="Step cap per game").fill("300")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    refusal = page.get_by_text("A and B are the same agent (sb3/dqn-SpaceInvadersNoFrameskip-v4, the same files)")
+    expect(refusal).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Give another agent as B: another Hub repo of a Space Invaders agent")).to_be_visible()
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_enabled(timeout=10_000)
+    page.screenshot(path=tmp_path / f"compare-same-{viewport['width']}.png", full_page=True)
+
+    b.fill("tester/qrdqn-SpaceInvadersNoFrameskip-v4")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    busy = page.get_by_role("button", name=re.compile("^Comparing…"))
+    expect(busy).to_be_disabled(timeout=5_000)
+    expect(refusal).to_have_count(0)  # the last press's refusal went with the press
+    verdict = page.get_by_role("heading", name=re.compile(r"mean difference B − A .*95% interval"))
+    expect(verdict).to_be_visible(timeout=180_000)
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_enabled(timeout=10_000)
+    expect(busy).to_have_count(0)
+
+
+@pytest.mark.browser
 def test_browser_shows_how_the_agent_on_screen_learned(app_url, page, tmp_path):
     page.goto(app_url)
     page.get_by_role("combobox", name="Game").click()
