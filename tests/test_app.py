@@ -421,6 +421,43 @@ def test_browser_compare_refuses_an_agent_against_itself_and_says_it_is_busy(app
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_play_clears_the_last_error_and_says_what_saliency_costs(app_url, browser, viewport, tmp_path):
+    """A new game does not stream under the last press's error; ticking "where the agent looks" says, before the
+    game, how slow it makes it here."""
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_url)
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Breakout · cached").click()
+    page.get_by_role("spinbutton", name="Step cap").fill("400")
+    page.get_by_label("Or any Hub repo").fill("definitely not a repo")
+    page.get_by_role("button", name="Play", exact=True).click()
+    error = page.get_by_text("is not a Hub repo id").first
+    expect(error).to_be_visible(timeout=30_000)
+    page.get_by_label("Or any Hub repo").fill("")
+    page.get_by_role("button", name="Play", exact=True).click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#gameplay video'); return v && v.currentTime > 0.5; }",
+        timeout=60_000,
+    )
+    expect(error).to_have_count(0)  # gone while the new game streams, not only at its end
+    expect(page.get_by_text("Breakout, played by")).to_be_visible(timeout=60_000)
+
+    looks = page.get_by_label("Show where the agent looks")
+    expect(page.get_by_text("Slow: a map is about 290 passes of the network")).to_be_visible()
+    looks.check()
+    cost = page.get_by_text(re.compile(r"Slow: a map takes \d+ ms on this machine now"))
+    expect(cost).to_be_visible(timeout=30_000)
+    expect(cost).to_contain_text("for its step cap of 400 steps")
+    page.get_by_role("spinbutton", name="Step cap").fill("2000")
+    page.get_by_role("spinbutton", name="Step cap").blur()
+    expect(cost).to_contain_text("for its step cap of 2,000 steps", timeout=30_000)
+    page.screenshot(path=tmp_path / f"saliency-cost-{viewport['width']}.png", full_page=True)
+    looks.uncheck()
+    expect(cost).to_have_count(0, timeout=30_000)
+
+
+@pytest.mark.browser
 def test_browser_shows_how_the_agent_on_screen_learned(app_url, page, tmp_path):
     page.goto(app_url)
     page.get_by_role("combobox", name="Game").click()
