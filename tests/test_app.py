@@ -515,6 +515,59 @@ def test_evaluate_and_compare_endpoints(client):
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_tune_as_a_newcomer_meets_it(training_app_url, browser, viewport, tmp_path):
+    """The sampler seed starts empty (a random one, as its hint says); the best-trial buttons wait for a completed
+    trial; after Cancel the page gives one account of the trials; on a phone the trials table keeps its headers
+    whole and scrolls sideways."""
+    width = viewport["width"]
+    page = browser.new_page(viewport=viewport)
+    page.goto(training_app_url)
+    page.get_by_role("tab", name="Train").first.click()
+    page.get_by_role("tab", name="Tune").click()
+    seed = page.get_by_role("spinbutton", name="Sampler seed")
+    expect(page.get_by_text("empty: a random one")).to_be_visible()
+    page.wait_for_timeout(3_000)  # the page load has filled the form
+    expect(seed).to_have_value("")
+    use_best = page.get_by_role("button", name="Train with the best parameters")
+    export = page.get_by_role("button", name="Export the study")
+    page.get_by_role("spinbutton", name="Trials").fill("2")
+    page.get_by_role("spinbutton", name="Steps per trial").fill("50000")  # long enough to cancel mid-trial
+    page.get_by_role("spinbutton", name="Evaluation games per report").fill("1")
+    page.get_by_role("textbox", name="Study name").fill(f"newcomer-{width}")
+    page.get_by_role("radio", name="random").check()
+    page.get_by_role("radio", name="none").check()
+    page.get_by_role("button", name="Start tuning").click()
+    expect(page.get_by_text("0 of 2 trials complete, 1 running (trial 0)")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("No trial has completed yet")).to_be_visible()
+    expect(use_best).to_be_disabled()
+    expect(export).to_be_disabled()
+    page.get_by_role("button", name="Cancel").last.click()
+    expect(page.get_by_text("Cancelled", exact=True)).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("0 of 2 trials complete, 1 cancelled (trial 0)")).to_be_visible()
+    expect(page.get_by_text("No trial completed before the study was cancelled")).to_be_visible()
+    expect(page.locator("#tune-trials").get_by_role("gridcell", name="cancelled", exact=True)).to_be_visible()
+    shown = page.locator("body").inner_text()
+    assert "trials done" not in shown and "failed (cancelled)" not in shown
+    expect(use_best).to_be_disabled()
+    expect(export).to_be_disabled()
+    study = Client(training_app_url, verbose=False).predict(api_name="/tune_status")
+    assert study["settings"]["seed"] is None  # the study ran with a random seed, not 0
+
+    page.locator("#tune-trials").scroll_into_view_if_needed()
+    heights = page.eval_on_selector_all("#tune-trials th", "cells => cells.map(c => c.getBoundingClientRect().height)")
+    assert heights and max(heights) < 60, heights  # one line each, not a letter a line
+    if width < 700:
+        scrolls = page.eval_on_selector_all(
+            "#tune-trials *",
+            "els => els.some(e => e.scrollWidth > e.clientWidth + 50 && "
+            "['auto', 'scroll'].includes(getComputedStyle(e).overflowX))",
+        )
+        assert scrolls  # the columns that do not fit are a sideways scroll away
+    page.screenshot(path=tmp_path / f"tune-cancelled-{width}.png", full_page=True)
+
+
+@pytest.mark.browser
 def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url, page, tmp_path):
     """A two-trial study from the Tune tab: the trials, the best one, Optuna's plots, the exports, and the
     best values carried into the Train form."""
@@ -532,7 +585,7 @@ def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url
     expect(page.get_by_text("Finished", exact=True)).to_be_visible(timeout=600_000)
     expect(page.get_by_text("Best: trial")).to_be_visible()
     screenshot(page, tmp_path, "tune.png")
-    expect(page.get_by_text("2/2 trials done").last).to_be_visible()
+    expect(page.get_by_text("2 of 2 trials complete").last).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     page.get_by_role("button", name="Export the study").click()
     expect(page.locator("a[href*='-trials.csv']")).to_be_visible(timeout=30_000)
