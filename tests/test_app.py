@@ -197,6 +197,7 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     page = browser.new_page(viewport=viewport)
     page.goto(first_run_app_url)
     expect(page.get_by_role("combobox", name="Game")).to_have_value("Breakout · offline agent")
+    expect(page.get_by_text("when the Hub is out of reach, the Arena's own offline agent")).to_be_visible()
     assert not page.locator("a[href$='steps.csv']").count()  # no empty file boxes before a game
     screenshot(page, tmp_path, f"first-run-{width}.png")
 
@@ -266,6 +267,53 @@ def test_browser_trains_an_agent_and_watches_it_live(training_app_url, page):
     expect(page.locator("video")).to_have_count(0, timeout=10_000)
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("Cancelled", exact=True)).to_be_visible(timeout=120_000)
+
+
+def test_python_app_py_says_what_it_does_and_serves_before_timing_the_machine(tmp_path):
+    """A newcomer's ``python app.py``: a line at once, then what it is doing (the Hub, the machine), and the
+    URL as soon as the page is served, before the training speed is timed."""
+    import queue
+    import threading
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env |= {"ARENA_DATA_DIR": str(tmp_path / "data"), "HF_HOME": str(tmp_path / "hf-home")}
+    for name in ("SPACE_ID", "SPACE_AUTHOR_NAME", "HF_TOKEN"):
+        env.pop(name, None)
+    started = time.monotonic()
+    app = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put((time.monotonic(), line.strip())) for line in app.stdout], daemon=True
+    ).start()
+    seen: list[str] = []
+    try:
+        while not any(line.startswith("Timed:") for line in seen):
+            when, line = lines.get(timeout=180)
+            seen.append(line)
+            if len(seen) == 1:
+                assert when - started < 15 and line.startswith("Atari DQN Arena: loading"), line
+            if line.startswith("Open http://"):
+                assert line == f"Open http://127.0.0.1:{port} in a browser."
+                assert urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=10).status == 200  # served now
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+    said = [line for line in seen if not line.startswith(("A.L.E", "[Powered", "* To create"))]
+    assert [line.split(":")[0].split("…")[0] for line in said] == [
+        "Atari DQN Arena",
+        "Checking which agents can play here",
+        "Starting the web server",
+        "* Running on local URL",
+        "Open http",
+        "Timing this machine's training speed for the Train tab's estimates (a few seconds)",
+        "Timed",
+    ], said
 
 
 def test_train_from_the_pretrained_agent_offline_uses_the_shipped_one(first_run_app_url):

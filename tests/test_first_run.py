@@ -1,6 +1,7 @@
 """What a newcomer meets first: honest wording here and on a Space, buttons that can act, time
 estimates that hold, Q-value bars and plots that compare honestly, and command lines that read."""
 
+import ast
 import io
 import subprocess
 import sys
@@ -208,3 +209,12 @@ def test_training_with_its_output_piped_prints_progress_at_a_steady_interval():
         "1,500/2,000 steps (75%), 95 steps/s, ε 0.050, loss 0.0123, 2 episodes (last 2: mean score 3.0), "
         "about 5 min left"
     )
+
+
+def test_the_pages_intro_is_true_with_the_hub_and_without_it():
+    """Offline the Arena's own agent plays, not one from the Hub: the intro says both."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    assignments = [node for node in tree.body if isinstance(node, ast.Assign)]
+    (intro,) = [node.value.value for node in assignments if getattr(node.targets[0], "id", "") == "INTRO"]
+    words = " ".join(intro.split())
+    assert "from the Hugging Face Hub, or, when the Hub is out of reach, the Arena's own offline agent" in words
