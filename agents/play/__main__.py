@@ -1,6 +1,6 @@
 """Command line: play one game and write episode.mp4 and steps.csv.
 
-    python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/
+    python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/breakout
 
 The last line printed is a JSON summary.
 """
@@ -23,8 +23,8 @@ beside it, and steps.csv, one row per step, into the --out folder (with
 line printed is a JSON summary (game, repo, seed, steps, score, terminated,
 seconds); errors go to stderr with exit status 2."""
 CLI_EXAMPLES = """examples:
-  python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/
-  python -m agents.play --game SpaceInvaders --out out/  # needs the Hub (or its cache)"""
+  python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/breakout
+  python -m agents.play --game SpaceInvaders --out out/space-invaders  # needs the Hub (or its cache)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
