@@ -528,6 +528,7 @@ def test_browser_shows_where_the_agent_looks(app_url, page, tmp_path):
     page.get_by_role("option", name="Breakout · cached").click()
     page.get_by_role("spinbutton", name="Step cap").fill("120")
     page.get_by_label("Show where the agent looks").check()
+    expect(page.get_by_text("for its step cap of 120 steps")).to_be_visible(timeout=30_000)  # said before the game
     page.get_by_role("button", name="Play", exact=True).click()
     page.wait_for_function(
         "() => { const v = document.querySelector('#gameplay video'); return v && v.currentTime > 1; }",
