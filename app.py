@@ -2,6 +2,9 @@
 
 import os
 
+if __name__ == "__main__":  # what follows takes seconds, a minute or more on a cold machine: say what is going on
+    print("Atari DQN Arena: loading PyTorch, Gradio and the RL Zoo…", flush=True)
+
 import gradio as gr
 
 from agents.core.access import training_available
@@ -16,8 +19,9 @@ from agents.train.training import training_device
 from agents.train.training_time import step_costs
 
 INTRO = """# Atari DQN Arena
-Pick a game and press **Play**: a Deep Q-Network agent from the Hugging Face Hub plays a whole game,
-and beside the screen you see what it expects from each action (its Q-values), frame by frame."""
+Pick a game and press **Play**: a Deep Q-Network agent plays a whole game (an RL Zoo agent from the Hugging
+Face Hub, or, when the Hub is out of reach, the Arena's own offline agent), and beside the screen you see what
+it expects from each action (its Q-values), frame by frame."""
 THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the same offline
     # Gradio's SemiBold files hold a few dozen glyphs only: weight 600 would mix in a fallback font.
     font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
@@ -26,6 +30,8 @@ THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the
 
 jobs = JobManager()
 TRAINING_ON, TRAINING_NOTE = training_available()
+if __name__ == "__main__":
+    print("Checking which agents can play here: the Hugging Face cache, and whether the Hub answers…", flush=True)
 GAME_CHOICES, FIRST_GAME = game_choices()  # once at start-up; each page load asks again
 
 with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPUTS_S)) as demo:
@@ -58,12 +64,19 @@ for function in demo.fns.values():
         function.api_visibility = "private"
 
 if __name__ == "__main__":
-    if TRAINING_ON:  # the Train tab's estimate: this machine timed (a few seconds) while nothing else runs
-        step_costs(training_device())
-    jobs.resume_interrupted()
+    print("Starting the web server…", flush=True)
     # As on Spaces: all interfaces, port 7860, requests queued (the environment may override both).
+    host, port = os.getenv("GRADIO_SERVER_NAME", "0.0.0.0"), int(os.getenv("GRADIO_SERVER_PORT", "7860"))
     demo.queue().launch(
-        server_name=os.getenv("GRADIO_SERVER_NAME", "0.0.0.0"),
-        server_port=int(os.getenv("GRADIO_SERVER_PORT", "7860")),
+        server_name=host,
+        server_port=port,
         theme=THEME,
+        prevent_thread_lock=True,  # served from here on: the URL is out before the machine is timed
     )
+    print(f"Open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} in a browser.", flush=True)
+    if TRAINING_ON:  # the Train tab's estimate: this machine timed (a few seconds); the tab says so meanwhile
+        print("Timing this machine's training speed for the Train tab's estimates (a few seconds)…", flush=True)
+        step_costs(training_device())
+        print("Timed: the Train tab's estimates are this machine's.", flush=True)
+    jobs.resume_interrupted()
+    demo.block_thread()

@@ -221,6 +221,7 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     page = browser.new_page(viewport=viewport)
     page.goto(first_run_app_url)
     expect(page.get_by_role("combobox", name="Game")).to_have_value("Breakout · offline agent")
+    expect(page.get_by_text("when the Hub is out of reach, the Arena's own offline agent")).to_be_visible()
     assert not page.locator("a[href$='steps.csv']").count()  # no empty file boxes before a game
     screenshot(page, tmp_path, f"first-run-{width}.png")
 
@@ -290,6 +291,53 @@ def test_browser_trains_an_agent_and_watches_it_live(training_app_url, page):
     expect(page.locator("video")).to_have_count(0, timeout=10_000)
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("Cancelled", exact=True)).to_be_visible(timeout=120_000)
+
+
+def test_python_app_py_says_what_it_does_and_serves_before_timing_the_machine(tmp_path):
+    """A newcomer's ``python app.py``: a line at once, then what it is doing (the Hub, the machine), and the
+    URL as soon as the page is served, before the training speed is timed."""
+    import queue
+    import threading
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env |= {"ARENA_DATA_DIR": str(tmp_path / "data"), "HF_HOME": str(tmp_path / "hf-home")}
+    for name in ("SPACE_ID", "SPACE_AUTHOR_NAME", "HF_TOKEN"):
+        env.pop(name, None)
+    started = time.monotonic()
+    app = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put((time.monotonic(), line.strip())) for line in app.stdout], daemon=True
+    ).start()
+    seen: list[str] = []
+    try:
+        while not any(line.startswith("Timed:") for line in seen):
+            when, line = lines.get(timeout=180)
+            seen.append(line)
+            if len(seen) == 1:
+                assert when - started < 15 and line.startswith("Atari DQN Arena: loading"), line
+            if line.startswith("Open http://"):
+                assert line == f"Open http://127.0.0.1:{port} in a browser."
+                assert urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=10).status == 200  # served now
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+    said = [line for line in seen if not line.startswith(("A.L.E", "[Powered", "* To create"))]
+    assert [line.split(":")[0].split("…")[0] for line in said] == [
+        "Atari DQN Arena",
+        "Checking which agents can play here",
+        "Starting the web server",
+        "* Running on local URL",
+        "Open http",
+        "Timing this machine's training speed for the Train tab's estimates (a few seconds)",
+        "Timed",
+    ], said
 
 
 def test_train_from_the_pretrained_agent_offline_uses_the_shipped_one(first_run_app_url):
@@ -413,6 +461,75 @@ def test_browser_compares_two_agents_side_by_side(app_url, browser, viewport, tm
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_compare_refuses_an_agent_against_itself_and_says_it_is_busy(app_url, browser, viewport, tmp_path):
+    """B left empty is A's agent: refused, saying what to give as B; while a comparison runs, the button says
+    so and cannot start another, and comes back when it is done."""
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Space Invaders · cached").click()
+    b = page.get_by_role("textbox", name="Agent B: a Hub repo")
+    expect(b).to_have_attribute("placeholder", "empty: the game's sb3 agent too, so A must be another")
+    page.get_by_role("spinbutton", name="Seeds").fill("2")
+    page.get_by_role("spinbutton", name="Step cap per game").fill("300")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    refusal = page.get_by_text("A and B are the same agent (sb3/dqn-SpaceInvadersNoFrameskip-v4, the same files)")
+    expect(refusal).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Give another agent as B: another Hub repo of a Space Invaders agent")).to_be_visible()
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_enabled(timeout=10_000)
+    page.screenshot(path=tmp_path / f"compare-same-{viewport['width']}.png", full_page=True)
+
+    b.fill("tester/qrdqn-SpaceInvadersNoFrameskip-v4")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    busy = page.get_by_role("button", name=re.compile("^Comparing…"))
+    expect(busy).to_be_disabled(timeout=5_000)
+    expect(refusal).to_have_count(0)  # the last press's refusal went with the press
+    verdict = page.get_by_role("heading", name=re.compile(r"mean difference B − A .*95% interval"))
+    expect(verdict).to_be_visible(timeout=180_000)
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_enabled(timeout=10_000)
+    expect(busy).to_have_count(0)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_play_clears_the_last_error_and_says_what_saliency_costs(app_url, browser, viewport, tmp_path):
+    """A new game does not stream under the last press's error; ticking "where the agent looks" says, before the
+    game, how slow it makes it here."""
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_url)
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Breakout · cached").click()
+    page.get_by_role("spinbutton", name="Step cap").fill("400")
+    page.get_by_label("Or any Hub repo").fill("definitely not a repo")
+    page.get_by_role("button", name="Play", exact=True).click()
+    error = page.get_by_text("is not a Hub repo id").first
+    expect(error).to_be_visible(timeout=30_000)
+    page.get_by_label("Or any Hub repo").fill("")
+    page.get_by_role("button", name="Play", exact=True).click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#gameplay video'); return v && v.currentTime > 0.5; }",
+        timeout=60_000,
+    )
+    expect(error).to_have_count(0)  # gone while the new game streams, not only at its end
+    expect(page.get_by_text("Breakout, played by")).to_be_visible(timeout=60_000)
+
+    looks = page.get_by_label("Show where the agent looks")
+    expect(page.get_by_text("Slow: a map is about 290 passes of the network")).to_be_visible()
+    looks.check()
+    cost = page.get_by_text(re.compile(r"Slow: a map takes \d+ ms on this machine now"))
+    expect(cost).to_be_visible(timeout=30_000)
+    expect(cost).to_contain_text("for its step cap of 400 steps")
+    page.get_by_role("spinbutton", name="Step cap").fill("2000")
+    page.get_by_role("spinbutton", name="Step cap").blur()
+    expect(cost).to_contain_text("for its step cap of 2,000 steps", timeout=30_000)
+    page.screenshot(path=tmp_path / f"saliency-cost-{viewport['width']}.png", full_page=True)
+    looks.uncheck()
+    expect(cost).to_have_count(0, timeout=30_000)
+
+
+@pytest.mark.browser
 def test_browser_shows_how_the_agent_on_screen_learned(app_url, page, tmp_path):
     page.goto(app_url)
     page.get_by_role("combobox", name="Game").click()
@@ -435,6 +552,7 @@ def test_browser_shows_where_the_agent_looks(app_url, page, tmp_path):
     page.get_by_role("option", name="Breakout · cached").click()
     page.get_by_role("spinbutton", name="Step cap").fill("120")
     page.get_by_label("Show where the agent looks").check()
+    expect(page.get_by_text("for its step cap of 120 steps")).to_be_visible(timeout=30_000)  # said before the game
     page.get_by_role("button", name="Play", exact=True).click()
     page.wait_for_function(
         "() => { const v = document.querySelector('#gameplay video'); return v && v.currentTime > 1; }",
@@ -470,6 +588,59 @@ def test_evaluate_and_compare_endpoints(client):
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_browser_tune_as_a_newcomer_meets_it(training_app_url, browser, viewport, tmp_path):
+    """The sampler seed starts empty (a random one, as its hint says); the best-trial buttons wait for a completed
+    trial; after Cancel the page gives one account of the trials; on a phone the trials table keeps its headers
+    whole and scrolls sideways."""
+    width = viewport["width"]
+    page = browser.new_page(viewport=viewport)
+    page.goto(training_app_url)
+    page.get_by_role("tab", name="Train").first.click()
+    page.get_by_role("tab", name="Tune").click()
+    seed = page.get_by_role("spinbutton", name="Sampler seed")
+    expect(page.get_by_text("empty: a random one")).to_be_visible()
+    page.wait_for_timeout(3_000)  # the page load has filled the form
+    expect(seed).to_have_value("")
+    use_best = page.get_by_role("button", name="Train with the best parameters")
+    export = page.get_by_role("button", name="Export the study")
+    page.get_by_role("spinbutton", name="Trials").fill("2")
+    page.get_by_role("spinbutton", name="Steps per trial").fill("50000")  # long enough to cancel mid-trial
+    page.get_by_role("spinbutton", name="Evaluation games per report").fill("1")
+    page.get_by_role("textbox", name="Study name").fill(f"newcomer-{width}")
+    page.get_by_role("radio", name="random").check()
+    page.get_by_role("radio", name="none").check()
+    page.get_by_role("button", name="Start tuning").click()
+    expect(page.get_by_text("0 of 2 trials complete, 1 running (trial 0)")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("No trial has completed yet")).to_be_visible()
+    expect(use_best).to_be_disabled()
+    expect(export).to_be_disabled()
+    page.get_by_role("button", name="Cancel").last.click()
+    expect(page.get_by_text("Cancelled", exact=True)).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("0 of 2 trials complete, 1 cancelled (trial 0)")).to_be_visible()
+    expect(page.get_by_text("No trial completed before the study was cancelled")).to_be_visible()
+    expect(page.locator("#tune-trials").get_by_role("gridcell", name="cancelled", exact=True)).to_be_visible()
+    shown = page.locator("body").inner_text()
+    assert "trials done" not in shown and "failed (cancelled)" not in shown
+    expect(use_best).to_be_disabled()
+    expect(export).to_be_disabled()
+    study = Client(training_app_url, verbose=False).predict(api_name="/tune_status")
+    assert study["settings"]["seed"] is None  # the study ran with a random seed, not 0
+
+    page.locator("#tune-trials").scroll_into_view_if_needed()
+    heights = page.eval_on_selector_all("#tune-trials th", "cells => cells.map(c => c.getBoundingClientRect().height)")
+    assert heights and max(heights) < 60, heights  # one line each, not a letter a line
+    if width < 700:
+        scrolls = page.eval_on_selector_all(
+            "#tune-trials *",
+            "els => els.some(e => e.scrollWidth > e.clientWidth + 50 && "
+            "['auto', 'scroll'].includes(getComputedStyle(e).overflowX))",
+        )
+        assert scrolls  # the columns that do not fit are a sideways scroll away
+    page.screenshot(path=tmp_path / f"tune-cancelled-{width}.png", full_page=True)
+
+
+@pytest.mark.browser
 def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url, page, tmp_path):
     """A two-trial study from the Tune tab: the trials, the best one, Optuna's plots, the exports, and the
     best values carried into the Train form."""
@@ -487,7 +658,7 @@ def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url
     expect(page.get_by_text("Finished", exact=True)).to_be_visible(timeout=600_000)
     expect(page.get_by_text("Best: trial")).to_be_visible()
     screenshot(page, tmp_path, "tune.png")
-    expect(page.get_by_text("2/2 trials done").last).to_be_visible()
+    expect(page.get_by_text("2 of 2 trials complete").last).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     page.get_by_role("button", name="Export the study").click()
     expect(page.locator("a[href*='-trials.csv']")).to_be_visible(timeout=30_000)

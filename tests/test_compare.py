@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.compare.duel import PairedEvaluation, arena_claims, contender
+from agents.compare.duel import PairedEvaluation, arena_claims, contender, same_files
 from agents.core.agent import agent_from_files
 from agents.core.agent_files import offline_agent_files
 from agents.core.catalog import get_game
@@ -102,3 +102,26 @@ def test_the_command_line_compares_a_run_with_the_shipped_agent(untrained_run, t
     after = decode_frame(video, first_done + 1, width, height)
     side = slice(0, width // 2) if a_steps < b_steps else slice(width // 2, width)
     assert after[:, side].mean() < 0.8 * before[:, side].mean()  # the game that ended is held, shaded as over
+
+
+def test_an_agent_is_not_compared_with_itself_in_the_api_or_the_command_line(untrained_run, tmp_path, capsys):
+    """B left empty with A empty, the game's repo named in B, the same run folder twice: the same files, refused
+    with what to give as B, before a game is played; two different agents pass."""
+    from agents.compare.__main__ import main
+    from agents.tabs.compare import compare_once
+
+    with pytest.raises(AgentError, match=r"A and B are the same agent .*Give another agent as B: .*sb3/qrdqn-Breakout"):
+        compare_once("Breakout", "", "", 2, 0, 0.01, 100)
+    with pytest.raises(AgentError, match="A and B are the same agent"):
+        compare_once("Breakout", "", f"sb3/dqn-{BREAKOUT}", 2, 0, 0.01, 100)
+    assert main(["--game", "Breakout", "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "A and B are the same agent" in error and "Give another agent as --b" in error
+    assert "or a training run's folder" in error and not (tmp_path / "out").exists()
+    assert main(["--game", "Breakout", "--a", str(untrained_run), "--b", str(untrained_run), "--out", "x"]) == 2
+    assert "A and B are the same agent" in capsys.readouterr().err
+
+    game = get_game("Breakout")
+    run_agent, game_agent = contender(game, str(untrained_run), folders=True), contender(game, "")
+    assert not same_files(run_agent, game_agent)
+    assert same_files(run_agent, contender(game, str(untrained_run.parent / untrained_run.name), folders=True))

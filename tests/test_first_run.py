@@ -1,6 +1,8 @@
 """What a newcomer meets first: honest wording here and on a Space, buttons that can act, time
 estimates that hold, Q-value bars and plots that compare honestly, and command lines that read."""
 
+import ast
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ from agents.play.rollout import Step
 from agents.tabs.play import q_value_plot_data
 from agents.tabs.train import controls, default_hyperparameters, job_form_values, job_settings_line
 from agents.train import __main__ as train
+from agents.train.training import PrintedProgress, progress_text
 from agents.train.training_time import PhaseClock, StepCosts, format_duration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,3 +184,37 @@ def test_every_command_line_option_has_plain_help(parser):
 def test_bench_help_is_plain_text(script):
     run = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "``" not in run.stdout and "--steps" in run.stdout
+
+
+def test_training_with_its_output_piped_prints_progress_at_a_steady_interval():
+    """``python -m agents.train | tee log``: no terminal, so no bar (it would show only at its end) but a line
+    at the first step and every 10 seconds after."""
+    stream = io.StringIO()
+    clock = PhaseClock({"n_timesteps": 2000, "learning_starts": 500}, None)
+    progress = PrintedProgress(2000, clock, every=10, stream=stream)
+    for now, steps in [(0.0, 1), (3.0, 100), (9.9, 300), (10.0, 350), (15.0, 500), (20.5, 800), (25.0, 900)]:
+        progress.timesteps = steps
+        progress.print_if_due(now)
+    assert [line.split("/")[0] for line in stream.getvalue().splitlines()] == ["1", "350", "800"]
+    snapshot = {
+        "timesteps": 1500,
+        "total_timesteps": 2000,
+        "steps_per_second": 95.2,
+        "exploration_rate": 0.05,
+        "loss": 0.01234,
+        "episodes": [(300, 2.0), (900, 4.0)],
+        "seconds_left": 300.0,
+    }
+    assert progress_text(snapshot) == (
+        "1,500/2,000 steps (75%), 95 steps/s, ε 0.050, loss 0.0123, 2 episodes (last 2: mean score 3.0), "
+        "about 5 min left"
+    )
+
+
+def test_the_pages_intro_is_true_with_the_hub_and_without_it():
+    """Offline the Arena's own agent plays, not one from the Hub: the intro says both."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    assignments = [node for node in tree.body if isinstance(node, ast.Assign)]
+    (intro,) = [node.value.value for node in assignments if getattr(node.targets[0], "id", "") == "INTRO"]
+    words = " ".join(intro.split())
+    assert "from the Hugging Face Hub, or, when the Hub is out of reach, the Arena's own offline agent" in words

@@ -52,13 +52,26 @@ def offline_examples(prefix: str) -> list[str]:
     return [line for line in command_lines(prefix) if NEEDS_THE_HUB not in line]
 
 
+def out_folder(line: str) -> str:
+    return re.search(r"--out (\S+)", line).group(1)
+
+
+def test_each_play_example_writes_a_folder_of_its_own():
+    """Run one after the other, as a newcomer does, no example's files replace another's."""
+    folders = [out_folder(line) for line in command_lines("python -m agents.play")]
+    assert len(folders) == 3 and len(set(folders)) == len(folders), folders
+
+
 @pytest.mark.parametrize("line", offline_examples("python -m agents.play"))
 def test_play_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
     run = run_as_printed(line, fresh_machine, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["repo"] == "offline agent dqn-BreakoutNoFrameskip-v4" and summary["steps"] > 0
-    assert (tmp_path / "out" / "episode.mp4").is_file() and (tmp_path / "out" / "steps.csv").is_file()
+    out = tmp_path / out_folder(line)
+    assert (out / "episode.mp4").is_file() and (out / "steps.csv").is_file()
+    if "--saliency" in line:  # what the map will cost, said before the game
+        assert re.search(r"Slow: a map takes \d+ ms on this machine now", run.stderr), run.stderr[-2000:]
 
 
 @pytest.mark.parametrize(
@@ -69,6 +82,10 @@ def test_train_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["game"] == "Breakout" and (tmp_path / summary["run"] / "BreakoutNoFrameskip-v4.zip").is_file()
+    # stderr is a pipe here, as in a log: progress lines as it trains (every 10 s, and the last), not a bar
+    progress = re.findall(r"^([\d,]+)/2,000 steps \(\d+%\), \d+ steps/s, ε", run.stderr, flags=re.MULTILINE)
+    assert len(progress) >= 2 and progress[-1] == "2,000", run.stderr[-2000:]
+    assert "━" not in run.stderr  # no progress bar drawn at the end
 
 
 NEEDS_THE_SERVER = "# needs the database server"

@@ -221,6 +221,35 @@ def test_maps_of_the_shipped_breakout_agent_on_real_play():
         assert np.isfinite(saliency).all() and (saliency >= 0).all() and saliency.max() > 0
 
 
+def test_what_saliency_costs_a_game_is_said_before_it_and_holds(tmp_path, monkeypatch):
+    """The estimate said before a game with the map (a map timed on this machine now) against the time a real
+    120-step game of the shipped agent takes with it, measured here a moment later: within a factor of two."""
+    import re
+
+    from agents.core.errors import AgentError
+    from agents.play import saliency
+    from agents.play.episode import play_to_folder, saliency_cost, saliency_estimate
+    from agents.play.saliency import map_seconds, measure_map_seconds
+
+    monkeypatch.setattr(saliency, "_measured", [])  # timed now, as the game is, not kept from an earlier test
+
+    files = offline_agent_files("BreakoutNoFrameskip-v4")
+    if files is None:
+        pytest.skip("the Breakout agent is not shipped in offline_agents/")
+    agent = agent_from_files(files, get_game("Breakout"))
+    assert 0.001 < measure_map_seconds() < 5 and map_seconds() == map_seconds()  # measured once, then kept
+    note = saliency_cost(10_000)
+    assert re.match(r"Slow: a map takes \d+ ms on this machine now, and one is made every 2 steps", note), note
+    assert "up to about" in note and "for its step cap of 10,000 steps (without the map, about" in note
+    with pytest.raises(AgentError, match="max steps must be"):
+        saliency_cost(0)
+    with_map, without = saliency_estimate(120)
+    assert with_map > 5 * without  # the map dominates: said as slow
+    played = play_to_folder(agent, tmp_path, seed=0, max_steps=120, saliency=True)
+    assert played.steps == 120
+    assert 0.5 * with_map < played.seconds < 2 * with_map, (played.seconds, with_map)
+
+
 @pytest.mark.slow
 def test_play_with_saliency_writes_the_maps_and_colours_the_video(tmp_path):
     """``python -m agents.play --saliency``: saliency.npz holds a map every SALIENCY_EVERY steps in the agent's

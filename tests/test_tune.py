@@ -28,7 +28,16 @@ from rl_zoo3.exp_manager import ExperimentManager
 from agents.core.checkpoint import build_q_function
 from agents.core.errors import AgentError
 from agents.jobs.manager import JobManager
-from agents.tabs.tune import best_train_hyperparameters, export_csv, export_yaml, job_study, trials_table
+from agents.tabs.tune import (
+    best_markdown,
+    best_train_hyperparameters,
+    export_csv,
+    export_yaml,
+    job_study,
+    status_markdown,
+    study_controls,
+    trials_table,
+)
 from agents.train.hyperparams import rl_zoo_atari_defaults
 from agents.train.training import TrainingSettings, _load_start_weights
 from agents.tune.tuning import (
@@ -269,7 +278,38 @@ def test_a_tuning_job_runs_one_at_a_time_and_is_cancelled(tmp_path, monkeypatch)
     assert status["status"] == "cancelled" and status["tuning"]["stopped"] == "cancelled"
     (trial,) = job_study(jobs).get_trials()
     assert trial.state == TrialState.FAIL and trial.user_attrs["cancelled"] is True
-    assert trials_table(job_study(jobs))["state"].tolist() == ["failed (cancelled)"]
+    assert trials_table(job_study(jobs))["state"].tolist() == ["cancelled"]
+    # One account on the page: the trial cancelled, none complete, so no best one and nothing to act on.
+    shown = status_markdown(status, job_study(jobs)) + best_markdown(job_study(jobs), status)
+    assert "Breakout: 0 of 3 trials complete, 1 cancelled (trial 0)" in shown and "trials done" not in shown
+    assert "No trial completed before the study was cancelled" in shown
+    assert study_controls(job_study(jobs)) == {"use_best": False, "export": False}
+
+
+def test_the_study_is_told_one_way_and_its_buttons_act_only_with_a_completed_trial():
+    """The status line, the best trial and the table count the same trials, from the study itself."""
+    study = optuna.create_study(direction="maximize")
+    status = {"kind": "tune", "status": "running", "game": "Breakout", "phase": "tuning", "device": "cpu"}
+    status["settings"] = {"start": "scratch", "study_name": "s", "storage": "memory", "n_trials": 3}
+    status["settings"] |= {"n_timesteps": 1000, "sampler": "random", "pruner": "none", "n_eval_episodes": 1}
+    status["progress"] = {"trial": 0, "timesteps": 300, "total_timesteps": 1000, "steps_per_second": 150.0}
+    study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING, params={}, distributions={}))
+    assert study_controls(study) == {"use_best": False, "export": False}
+    assert "0 of 3 trials complete, 1 running (trial 0) · trial 0 at 300/1,000 steps, 150 steps/s" in (
+        status_markdown(status, study)
+    )
+    assert best_markdown(study, status) == "No trial has completed yet: the best one shows here when one does."
+
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={"interrupted": True}))
+    study.add_trial(optuna.trial.create_trial(state=TrialState.PRUNED, params={}, distributions={}))
+    study.add_trial(optuna.trial.create_trial(value=4.0, params={}, distributions={}))
+    finished = {**status, "status": "finished", "phase": "finished"}
+    line = status_markdown(finished, study)
+    assert "Breakout: 1 of 3 trials complete, 1 interrupted (trial 0), 1 pruned (trial 1) · on cpu" in line
+    assert trials_table(study)["state"].tolist() == ["interrupted", "pruned", "complete"]
+    assert best_markdown(study, finished).startswith("**Best: trial 2**, mean score **4**")
+    assert study_controls(study) == {"use_best": True, "export": True}
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from agents.compare.duel import arena_claims, contender, duel_to_folder, paired_evaluation
+from agents.compare.duel import arena_claims, contender, duel_to_folder, paired_evaluation, refuse_the_same_agent
 from agents.core.agent_files import GAME_OPTION_HELP
 from agents.core.errors import AgentError
 from agents.core.repo_game import settle_game
@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)
     parser.add_argument("--a", default="", help="agent A: a Hub repo id or a run folder (default: the game's agent)")
-    parser.add_argument("--b", default="", help="agent B: a Hub repo id or a run folder (default: the game's agent)")
+    parser.add_argument(
+        "--b",
+        default="",
+        help="agent B: a Hub repo id or a run folder (default: the game's agent, so A must then be another)",
+    )
     add_protocol_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="folder for compare.mp4")
     return parser
@@ -52,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         game = settle_game(args.game, arena_claims(args.a, args.b, a_folders=True, b_folders=True))
         a, b = contender(game, args.a, folders=True), contender(game, args.b, folders=True)
+        refuse_the_same_agent(a, b, "--b", ", or a training run's folder")
         print(f"{game.title}: A = {a.repo_id}, B = {b.repo_id}", file=sys.stderr)
         paired = paired_evaluation(a, b, episodes, first_seed, epsilon, max_steps, progress=printed_games())
         print(f"Rendering seed {first_seed} side by side", file=sys.stderr)

@@ -125,6 +125,24 @@ def contender(game: Game, spec: str | None, folders: bool = False) -> Agent:
     return agent_from_files(run.agent_files(), game)
 
 
+def same_files(a: Agent, b: Agent) -> bool:
+    """Whether two agents were loaded from the same files: the same Hub repo at the same revision (one
+    snapshot of the cache), the same shipped offline agent, or the same run folder's model."""
+    return Path(a.files.model_zip).resolve() == Path(b.files.model_zip).resolve()
+
+
+def refuse_the_same_agent(a: Agent, b: Agent, b_field: str = "B", also: str = "") -> None:
+    """Refuse to compare an agent with itself, which only says "no clear difference", interval [0.0, 0.0],
+    saying what else to give as B (``b_field``: where B is given; ``also``: what else it can be there)."""
+    if same_files(a, b):
+        game = a.game
+        raise AgentError(
+            f"A and B are the same agent ({a.repo_id}, the same files): it would play every seed the same way "
+            f"twice, and the comparison would say nothing. Give another agent as {b_field}: another Hub repo of a "
+            f"{game.title} agent, e.g. sb3/qrdqn-{game.env_id} (needs the Hub or its cache){also}."
+        )
+
+
 def paired_evaluation(
     a: Agent,
     b: Agent,

@@ -1,6 +1,6 @@
 """Command line: play one game and write episode.mp4 and steps.csv.
 
-    python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/
+    python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/breakout
 
 The last line printed is a JSON summary.
 """
@@ -14,7 +14,7 @@ from agents.core.agent import load_agent
 from agents.core.agent_files import GAME_OPTION_HELP
 from agents.core.errors import AgentError
 from agents.core.hub import printed_progress
-from agents.play.episode import MAX_STEPS_LIMIT, play_to_folder
+from agents.play.episode import MAX_STEPS_LIMIT, play_to_folder, saliency_cost
 
 CLI_DESCRIPTION = """Play one whole Atari game with a DQN agent from the Hub (or the Arena's
 offline agent) and write episode.mp4, the gameplay with the agent's Q-values
@@ -23,9 +23,9 @@ beside it, and steps.csv, one row per step, into the --out folder (with
 line printed is a JSON summary (game, repo, seed, steps, score, terminated,
 seconds); errors go to stderr with exit status 2."""
 CLI_EXAMPLES = """examples:
-  python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/
-  python -m agents.play --game SpaceInvaders --out out/  # needs the Hub (or its cache)
-  python -m agents.play --repo-id OWNER/dqn-PongNoFrameskip-v4 --out out/  # Pong, by its name; needs the Hub"""
+  python -m agents.play --game Breakout --seed 0 --max-steps 2000 --epsilon 0 --out out/breakout
+  python -m agents.play --game SpaceInvaders --out out/space-invaders  # needs the Hub (or its cache)
+  python -m agents.play --repo-id OWNER/dqn-PongNoFrameskip-v4 --out out/pong  # Pong, by its name; needs the Hub"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--saliency",
         action="store_true",
-        help="lay where the agent looks over the game (perturbation saliency) and write saliency.npz",
+        help="lay where the agent looks over the game (perturbation saliency) and write saliency.npz; slow: a map "
+        "is about 290 passes of the network, so the game takes many times longer (the estimate is printed first)",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for episode.mp4 and steps.csv")
     return parser
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         agent = load_agent(args.game, args.repo_id, printed_progress())
+        if args.saliency:
+            print(saliency_cost(args.max_steps), file=sys.stderr, flush=True)
         result = play_to_folder(
             agent,
             args.out,

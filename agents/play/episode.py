@@ -17,7 +17,7 @@ from agents.core.errors import AgentError
 from agents.core.numbers import MAX_SEED, user_number
 from agents.play.overlay import Heat, OverlayRenderer
 from agents.play.rollout import Step, play_episode
-from agents.play.saliency import SaliencySettings, SaliencyTracker
+from agents.play.saliency import SaliencySettings, SaliencyTracker, map_seconds
 from agents.play.video import StreamingEncoder
 
 MAX_STEPS_LIMIT = 10_000
@@ -26,6 +26,12 @@ QUEUED_FRAMES = 64
 # A saliency map is 290 passes of the network (~60-90 ms on one core): every step would fall behind the
 # game's real time on 2 cores (bench/saliency_cost.py), every 2nd stays ahead; the map is held in between.
 SALIENCY_EVERY = 2
+# What a game's time is made of, for the estimate said before a game with saliency starts: a step of the
+# pipeline without a map (bench/play_speed.py: 2.4 ms on 2 idle cores, 5 ms on busy ones), and a map, timed
+# alone on this machine (agents.play.saliency.map_seconds), times what sharing the cores with the overlay
+# and the encoder in a game adds to it (1.3-1.5 measured here over 200-step games: 1.5 is taken).
+PLAY_STEP_S = 0.004
+MAP_IN_A_GAME = 1.5
 HEAT_FLOOR = 0.25
 STOP_TIMEOUT_S = 10
 
@@ -72,6 +78,30 @@ def check_play_inputs(seed: float, epsilon: float, max_steps: float) -> tuple[in
         user_number("seed", seed, 0, MAX_SEED, whole=True),
         user_number("epsilon", epsilon, 0.0, 1.0, whole=False, hint="It is a probability: 0 is greedy, e.g. 0.01."),
         user_number("max steps", max_steps, 1, MAX_STEPS_LIMIT, whole=True),
+    )
+
+
+def saliency_estimate(max_steps: int) -> tuple[float, float]:
+    """Seconds a game of ``max_steps`` steps takes here with the saliency map, and without it."""
+    per_map = map_seconds() * MAP_IN_A_GAME
+    return max_steps * (PLAY_STEP_S + per_map / SALIENCY_EVERY), max_steps * PLAY_STEP_S
+
+
+def rough_duration(seconds: float) -> str:
+    """``about 40 s``, ``about 12 min``."""
+    if seconds < 1:
+        return "under a second"
+    return f"about {seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
+
+
+def saliency_cost(max_steps: float) -> str:
+    """What the saliency map costs a game of at most ``max_steps`` steps here, said before it starts."""
+    steps = user_number("max steps", max_steps, 1, MAX_STEPS_LIMIT, whole=True)
+    with_map, without = saliency_estimate(steps)
+    return (
+        f"Slow: a map takes {map_seconds() * 1000:.0f} ms on this machine now, and one is made every "
+        f"{SALIENCY_EVERY} steps, so the game plays at about {steps / with_map:.0f} steps/s: up to "
+        f"{rough_duration(with_map)} for its step cap of {steps:,} steps (without the map, {rough_duration(without)})."
     )
 
 

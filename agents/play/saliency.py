@@ -39,15 +39,18 @@ The agent's 84x84 input is the whole 210x160 screen resized (SB3's ``WarpFrame``
 """
 
 import functools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from agents.core.checkpoint import QFunction
 
 MAX_ALPHA = 0.6  # the overlay's opacity where saliency is at its maximum: the game stays visible
+MEASURE_AGAIN_S = 600  # a map's measured cost is kept this long: the machine's load changes
 
 
 @dataclass(frozen=True)
@@ -223,3 +226,51 @@ class SaliencyTracker:
         with open(path, "wb") as file:  # to this very path (numpy would add ".npz" to a name without it)
             np.savez_compressed(file, maps=maps.astype(np.float32), steps=np.asarray(self.steps, dtype=np.int64))
         return path
+
+
+def atari_q_network(n_actions: int = 18) -> QFunction:
+    """An Atari DQN's network as the RL Zoo's agents have it (SB3's NatureCNN and its Q head, 1.7 million
+    parameters), with random weights: what a map costs does not depend on the weights."""
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(
+        torch.nn.Conv2d(4, 32, 8, stride=4),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 64, 4, stride=2),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(64, 64, 3, stride=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(3136, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, n_actions),
+    )
+    return QFunction(network, "dqn", n_actions)
+
+
+def measure_map_seconds(repeats: int = 3, settings: SaliencySettings = SaliencySettings()) -> float:
+    """Seconds one saliency map of an Atari agent takes on this machine now (the fastest of ``repeats``, after
+    one untimed map), on one thread as Play runs its network."""
+    q_function = atari_q_network()
+    observation = np.random.default_rng(0).integers(0, 256, (4, 84, 84), dtype=np.uint8)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        saliency_map(q_function, observation, settings)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            saliency_map(q_function, observation, settings)
+            times.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+    return min(times)
+
+
+_measured: list[tuple[float, float]] = []  # (when, seconds): the last measurement
+
+
+def map_seconds() -> float:
+    """What one map costs here: measured on first use, and again once ``MEASURE_AGAIN_S`` have passed."""
+    if not _measured or time.monotonic() - _measured[-1][0] > MEASURE_AGAIN_S:
+        _measured[:] = [(time.monotonic(), measure_map_seconds())]
+    return _measured[-1][1]

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from agents.compare.duel import PairedEvaluation, arena_claims, contender, paired_evaluation, stream_duel
+from agents.compare.duel import (
+    PairedEvaluation,
+    arena_claims,
+    contender,
+    paired_evaluation,
+    refuse_the_same_agent,
+    stream_duel,
+)
 from agents.core.agent import Agent
 from agents.core.errors import AgentError
 from agents.core.repo_game import page_game, settle_game
@@ -94,6 +101,7 @@ def compare_stream(
     if progress is not None:
         progress(0.0, "Loading both agents…")
     a, b = contender(chosen, a_spec), contender(chosen, b_spec, folders=b_is_run_folder)
+    refuse_the_same_agent(a, b, also=", or, in the tab, the agent of your last training job")
     folder = new_output_folder("compare-")
     video = None
     try:

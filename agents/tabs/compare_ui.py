@@ -14,6 +14,7 @@ COMPARE_INTRO = """Two agents, the same game, the same seeds: both play the firs
 seed, and the difference is taken seed by seed, with a 95% paired bootstrap interval. An agent is any Hub
 repo in the RL Zoo's layout (e.g. `sb3/dqn-…` against `sb3/qrdqn-…`), or the one your last training job made; the
 game is the agents' own, which must be one."""
+RUNNING_LABEL = "Comparing… (the button comes back when it is done)"
 
 
 class CompareTab:
@@ -28,7 +29,9 @@ class CompareTab:
                     self.game = gr.Dropdown(choices=game_choices, value=first_game, label="Game")
                     a_repo = gr.Textbox(label="Agent A: a Hub repo", placeholder="empty: the game's sb3 agent")
                     b_repo = gr.Textbox(
-                        label="Agent B: a Hub repo", placeholder="e.g. sb3/qrdqn-BreakoutNoFrameskip-v4"
+                        label="Agent B: a Hub repo",
+                        placeholder="empty: the game's sb3 agent too, so A must be another",
+                        info="another agent than A, e.g. sb3/qrdqn-BreakoutNoFrameskip-v4",
                     )
                     b_is_job = gr.Checkbox(label="Agent B: the agent of your last training job (Train tab)")
                     self.repo_note = gr.Markdown()
@@ -38,7 +41,7 @@ class CompareTab:
                     max_steps = gr.Number(
                         value=EVAL_MAX_STEPS, precision=0, label="Step cap per game (the video: 10,000)"
                     )
-                    button = gr.Button("Compare", variant="primary")
+                    self.button = gr.Button("Compare", variant="primary")
                 with gr.Column(scale=2, min_width=300):
                     self.video = gr.Video(
                         label="A and B on the first seed",
@@ -61,12 +64,15 @@ class CompareTab:
                     )
                     self.table = gr.Dataframe(label="Seed by seed", visible=False)
                     self.file = gr.File(label="Side-by-side video (MP4)", visible=False)
-            button.click(
+            # One comparison at a time from a page: the button says so while one runs, and comes back after.
+            button_state = {"outputs": self.button, "queue": False, "show_progress": "hidden"}
+            button_state["api_visibility"] = "private"
+            self.button.click(lambda: gr.Button(RUNNING_LABEL, interactive=False), **button_state).then(
                 self.compare_tab,
                 [self.game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps],
                 [self.video, self.summary, self.plot, self.table, self.file, self.game, self.repo_note],
                 api_visibility="private",
-            )
+            ).then(lambda: gr.Button("Compare", interactive=True), **button_state)
             # B's text is not an agent while the last job is: the note is then about A alone.
             self.follower = RepoFollower(
                 self.game,
@@ -81,6 +87,12 @@ class CompareTab:
     ):
         """Stream the side-by-side video of the first seed (of the agents' game: the dropdown shows it), then
         the paired evaluation; a failure is said where the verdict goes."""
+        yield {  # the last comparison's verdict and scores go: they are not this one's
+            self.summary: "",
+            self.plot: gr.BarPlot(visible=False),
+            self.table: gr.Dataframe(visible=False),
+            self.file: gr.File(visible=False),
+        }
         try:
             b_spec = last_job_run(self.jobs.status()) if b_is_job else b_repo
             game, note = page_arena_game(game, a_repo, b_spec, b_is_job)

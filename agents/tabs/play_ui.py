@@ -6,9 +6,10 @@ import json
 import gradio as gr
 from gradio.data_classes import FileData
 
+from agents.core.errors import AgentError
 from agents.core.repo_game import resolve_game
 from agents.curves.agent_curves import curves_for, episode_plot_data, evaluation_plot_data, repo_curves
-from agents.play.episode import MAX_STEPS_LIMIT
+from agents.play.episode import MAX_STEPS_LIMIT, saliency_cost
 from agents.tabs.play import (
     PLOT_VIEWS,
     PLOT_Y_TITLES,
@@ -38,6 +39,16 @@ BEFORE_PLAY = """(...inputs) => {
     inputs[inputs.length - 1] = narrow;
     return inputs;
 }"""
+
+
+def saliency_note(looks: bool, max_steps: float) -> str:
+    """With "where the agent looks" ticked, what it will cost the game on the form, before it starts."""
+    if not looks:
+        return ""
+    try:
+        return saliency_cost(max_steps).replace("Slow:", "**Slow**:", 1)
+    except AgentError as error:
+        return str(error)
 
 
 def q_value_plot(table, view: str) -> gr.LinePlot:
@@ -74,7 +85,12 @@ class PlayTab:
                     )
                     max_steps = gr.Slider(1, MAX_STEPS_LIMIT, value=MAX_STEPS_LIMIT, step=1, label="Step cap")
                     agent_view = gr.Checkbox(label="Show the agent's view (its stacked 84×84 input frames)")
-                    looks = gr.Checkbox(label="Show where the agent looks (saliency heat map)")
+                    looks = gr.Checkbox(
+                        label="Show where the agent looks (saliency heat map)",
+                        info="Slow: a map is about 290 passes of the network, so the game takes many times longer "
+                        "(this game's time shows when ticked).",
+                    )
+                    looks_cost = gr.Markdown()
                     play_button = gr.Button("Play", variant="primary")
                 with gr.Column(scale=2, min_width=300):
                     self.video = gr.Video(
@@ -119,6 +135,14 @@ class PlayTab:
                 api_visibility="private",
             )
             self.follower = RepoFollower(self.game, [repo_id], self.repo_note, page_repo_game)
+            gr.on(
+                [looks.change, max_steps.change],
+                saliency_note,
+                [looks, max_steps],
+                looks_cost,
+                api_visibility="private",
+                show_progress="hidden",
+            )
             self.plot_view.change(
                 lambda table, view: gr.skip() if table is None else q_value_plot(table, view),
                 [self.played_table, self.plot_view],
@@ -132,6 +156,7 @@ class PlayTab:
         """Play one game (the repo's, if one is typed: the dropdown shows it); streams the video while the agent
         plays, then the summary, plot and files. A failure is said where the summary goes, and what is on screen
         stays."""
+        yield {self.summary: ""}  # the last press's summary or error is not this game's
         try:
             game, note = page_repo_game(game, repo_id)
             yield {self.game: game, self.repo_note: note}

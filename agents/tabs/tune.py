@@ -106,14 +106,40 @@ def job_study(jobs: JobManager) -> optuna.Study | None:
     return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(record.settings["storage"]))
 
 
-def status_markdown(status: dict[str, Any]) -> str:
-    """The tuning job's state in a few lines: where it stands, what it was asked, how it ended."""
+def trials_account(study: optuna.Study, n_trials: int) -> str:
+    """How many of the study's trials completed, and what became of the others, each by number: the one
+    count the page gives (a cancelled trial is not "done")."""
+    by_state: dict[str, list[int]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        by_state.setdefault(_state(trial), []).append(trial.number)
+    parts = [f"{len(by_state.pop('complete', []))} of {n_trials} trials complete"]
+    for state, numbers in by_state.items():
+        parts.append(f"{len(numbers)} {state} (trial{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))})")
+    return ", ".join(parts)
+
+
+def _running_trial(status: dict[str, Any]) -> str:
+    """Where the running trial stands, while the job tunes."""
+    progress = status.get("progress") or {}
+    if status.get("status") != "running" or status.get("phase") != "tuning" or progress.get("trial") is None:
+        return ""
+    done, total = progress.get("timesteps", 0), progress.get("total_timesteps", 0)
+    rate = progress.get("steps_per_second") or 0.0
+    return f" · trial {progress['trial']} at {done:,}/{total:,} steps, {rate:.0f} steps/s"
+
+
+def status_markdown(status: dict[str, Any], study: optuna.Study | None = None) -> str:
+    """The tuning job's state in a few lines: where it stands, what it was asked, how it ended; with its
+    ``study``, the trials counted from the study itself, as the table and the best trial show them."""
     if not is_tuning(status):
         return "No tuning job yet."
     settings = status["settings"]
     start = {"pretrained": "the pretrained agent", "scratch": "scratch"}.get(settings["start"], settings["start"])
+    where = progress_line(status)
+    if study is not None:
+        where = f"{status['game']}: {trials_account(study, settings['n_trials'])}{_running_trial(status)}"
     lines = [
-        f"**{status['status'].capitalize()}** · {progress_line(status)} · on {status.get('device', '?')}",
+        f"**{status['status'].capitalize()}** · {where} · on {status.get('device', '?')}",
         f"Study `{settings['study_name']}` on {settings['storage']}: {status['game']} from {start}, "
         f"{settings['n_trials']} trials of {settings['n_timesteps']:,} steps, {settings['sampler'].upper()} "
         f"sampler, {settings['pruner']} pruner, {settings['n_eval_episodes']} "
@@ -136,8 +162,10 @@ def _parameters(trial: FrozenTrial) -> str:
 
 
 def _state(trial: FrozenTrial) -> str:
+    """A trial's state in a word: a trial stopped by a cancel or a restart (which Optuna records as failed)
+    is said to be cancelled or interrupted."""
     marks = [mark for mark in ("cancelled", "interrupted") if trial.user_attrs.get(mark)]
-    return STATES.get(trial.state, trial.state.name.lower()) + (f" ({marks[0]})" if marks else "")
+    return marks[0] if marks else STATES.get(trial.state, trial.state.name.lower())
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
@@ -156,11 +184,16 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["trial", "state", "value", "hyperparameters", "seconds", "worker"])
 
 
-def best_markdown(study: optuna.Study) -> str:
-    """The best trial so far, or what awaits one."""
+def best_markdown(study: optuna.Study, status: dict[str, Any] | None = None) -> str:
+    """The best trial so far, or, before one completes, why there is none (the job's ``status`` says whether
+    one may still come)."""
     best = best_trial(study)
     if best is None:
-        return "No trial has completed yet."
+        state = (status or {}).get("status", "running")
+        if state == "running":
+            return "No trial has completed yet: the best one shows here when one does."
+        ended = {"finished": "finished", "cancelled": "was cancelled", "failed": "failed"}.get(state, f"is {state}")
+        return f"No trial completed before the study {ended}: there are no best parameters to train with or export."
     return f"**Best: trial {best.number}**, mean score **{best.value:g}**  \n{_parameters(best)}  \n_{TRIAL_NOTE}_"
 
 
@@ -205,6 +238,13 @@ def best_train_hyperparameters(study: optuna.Study) -> dict[str, Any]:
     if values is None:
         raise AgentError("No trial has completed yet: there are no best hyperparameters to train with.")
     return values
+
+
+def study_controls(study: optuna.Study | None) -> dict[str, bool]:
+    """Which of the study's buttons can act now: "Train with the best parameters" and "Export the study" (its
+    best trial as an RL Zoo entry, with the trials) both need a completed trial."""
+    has_best = study is not None and best_trial(study) is not None
+    return {"use_best": has_best, "export": has_best}
 
 
 def controls(status: dict[str, Any], username: str | None = None) -> dict[str, bool]:

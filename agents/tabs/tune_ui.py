@@ -19,6 +19,7 @@ from agents.tabs.tune import (
     start_tuning,
     status_markdown,
     storage_note,
+    study_controls,
     study_plots,
     trials_table,
     tune_form_values,
@@ -86,8 +87,12 @@ class TuneMode:
         self.text = gr.Markdown()
         self.best_text = gr.Markdown()
         self.use_best = gr.Button("Train with the best parameters", interactive=False)
-        self.trials_frame = gr.DataFrame(
-            label="Trials", wrap=True, interactive=False, column_widths=["7%", "13%", "8%", "50%", "9%", "13%"]
+        self.trials_frame = gr.DataFrame(  # widths in pixels: on a phone the table scrolls sideways, headers whole
+            label="Trials",
+            wrap=True,
+            interactive=False,
+            column_widths=["70px", "110px", "80px", "640px", "90px", "200px"],
+            elem_id="tune-trials",
         )
         with gr.Row():
             self.history_plot = gr.Plot(label="Optimization history", visible=False)
@@ -124,7 +129,8 @@ class TuneMode:
     def on_load(self, status: dict, games: gr.Dropdown) -> dict:
         """A new visit: the form showing the tuning job on screen, if any."""
         tuning = tune_form_values(status)
-        updates = {self.game: games}
+        # The seed is set even when empty: Gradio shows (and sends) a number built empty as 0.
+        updates = {self.game: games, self.seed: None}
         if tuning is not None:
             updates |= {
                 self.game: gr.Dropdown(choices=games.choices, value=tuning["game"]),
@@ -151,11 +157,13 @@ class TuneMode:
         except Exception as error:
             return updates | {self.best_text: failure_markdown("Could not read the study", error)}
         count = finished_count(study) if study is not None else None
+        study_can = study_controls(study)
         updates |= {
-            self.best_text: best_markdown(study) if study is not None else "",
+            self.text: status_markdown(status, study),
+            self.best_text: best_markdown(study, status) if study is not None else "",
             self.trials_frame: trials_table(study) if study is not None else None,
-            self.use_best: gr.Button(interactive=bool(count)),
-            self.export_button: gr.Button(interactive=study is not None),
+            self.use_best: gr.Button(interactive=study_can["use_best"]),
+            self.export_button: gr.Button(interactive=study_can["export"]),
             self.shown_trials: count,
         }
         if count != shown_count:
@@ -209,7 +217,7 @@ class TuneMode:
             cancel_tuning(self.jobs, profile.username if profile else None, secret_value)
         except Exception as error:
             return {self.message: failure_markdown("Could not cancel", error)}
-        stopping = "Cancelling: the running trial stops, and the study with it."
+        stopping = "Cancel sent: the running trial stops within seconds, and the study with it (its state is below)."
         return self.show_tuning(None, profile) | {self.message: stopping}
 
     def train_with_best(self):

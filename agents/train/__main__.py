@@ -21,7 +21,15 @@ from agents.core.repo_game import resolve_game
 from agents.core.run_folder import RunFolder
 from agents.train.hyperparams import EDITABLE, fast_n_envs, fast_preset, rl_zoo_atari_defaults, start_values
 from agents.train.publish import hub_repo_id, hub_username, publish_run
-from agents.train.training import TrainingSettings, evaluate_run, start_repo_id, train, training_device
+from agents.train.training import (
+    PrintedProgress,
+    TrainingSettings,
+    evaluate_run,
+    start_repo_id,
+    train,
+    training_device,
+)
+from agents.train.training_time import PhaseClock
 
 CLI_DESCRIPTION = """Train (or fine-tune) a DQN Atari agent with the RL Zoo's experiment manager
 and its DQN Atari hyperparameters, then score it over seeded games, render a
@@ -118,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         resume_run = RunFolder.latest(args.out, game.env_id) if args.resume else None
         if resume_run is not None and not resume_run.checkpoints():
             raise AgentError(f"{resume_run.path} has no checkpoint to resume from: start it again without --resume.")
-        run = train(settings, args.out, resume_run=resume_run, show_progress_bar=True)
+        # A progress bar on a terminal; piped or logged, where a bar shows only at its end, a line every few seconds.
+        bar = sys.stderr.isatty()
+        lines = None
+        if not bar:
+            values = settings.resolved_hyperparameters()
+            lines = PrintedProgress(args.timesteps, PhaseClock(values, None, own_play=args.start != "scratch"))
+        run = train(settings, args.out, progress=lines, resume_run=resume_run, show_progress_bar=bar)
         print(f"Evaluating over {args.n_eval_episodes} games and rendering a replay", file=sys.stderr)
         evaluation, replay = evaluate_run(run, run.path / "replay", args.n_eval_episodes)
         staged, pushed = publish_run(run, evaluation, replay.video, run.path / "hub", repo_id, token)

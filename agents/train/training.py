@@ -34,7 +34,9 @@ from agents.core.run_folder import ALGO, RunFolder
 from agents.evaluate.evaluation import EVAL_EPSILON, Evaluation, evaluate
 from agents.play.episode import EpisodeResult, play_to_folder
 from agents.train.hyperparams import check_hyperparameters, check_memory, rl_zoo_overrides, start_values
-from agents.train.training_time import PhaseClock
+from agents.train.training_time import PhaseClock, format_duration
+
+PRINT_EVERY_S = 10  # a progress line this often, when the command line's stderr is not a terminal
 
 
 def start_repo_id(start: str) -> str | None:
@@ -178,6 +180,55 @@ def _load_start_weights(model, repo_id: str, checkpoint: Checkpoint) -> None:
 
 
 # rl_zoo3.train's command-line names for the ExperimentManager keywords that it names otherwise.
+def progress_text(snapshot: dict[str, Any]) -> str:
+    """One line on a run: steps, steps/s, ε, loss, episodes and time left, from :meth:`LiveProgress.snapshot`."""
+    done, total = snapshot["timesteps"], snapshot["total_timesteps"]
+    text = f"{done:,}/{total:,} steps ({100 * done / max(total, 1):.0f}%), {snapshot['steps_per_second']:.0f} steps/s"
+    text += f", ε {snapshot['exploration_rate']:.3f}"
+    if snapshot["loss"] is not None:
+        text += f", loss {snapshot['loss']:.4f}"
+    scores = [score for _, score in snapshot["episodes"]]
+    if scores:
+        last = scores[-10:]
+        text += f", {len(scores)} episodes (last {len(last)}: mean score {sum(last) / len(last):.1f})"
+    if snapshot["seconds_left"] is not None and done < total:
+        text += f", {format_duration(snapshot['seconds_left'])} left"
+    return text
+
+
+class PrintedProgress(LiveProgress):
+    """Progress for a command line whose stderr is not a terminal (piped, or written to a log), where a
+    progress bar would only show once, at its end: a line at the first step, then every ``every`` seconds,
+    and one at the end."""
+
+    def __init__(self, total_timesteps: int, clock: PhaseClock, every: float = PRINT_EVERY_S, stream=None) -> None:
+        super().__init__(total_timesteps, clock)
+        self.every = every
+        self.stream = stream
+        self.printed_at: float | None = None
+
+    def _on_training_start(self) -> None:
+        self.started = time.monotonic()  # steps/s from the first step, not from the set-up before it
+
+    def _on_step(self) -> bool:
+        going = super()._on_step()
+        self.print_if_due()
+        return going
+
+    def _on_training_end(self) -> None:
+        super()._on_training_end()
+        self.print_line()
+
+    def print_if_due(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self.printed_at is None or now - self.printed_at >= self.every:
+            self.printed_at = now
+            self.print_line()
+
+    def print_line(self) -> None:
+        print(progress_text(self.snapshot()), file=self.stream or sys.stderr, flush=True)
+
+
 ARGS_YML_NAMES = {"n_eval_episodes": "eval_episodes", "vec_env_type": "vec_env", "show_progress": "progress"}
 
 
