@@ -329,3 +329,83 @@ def test_trials_from_the_pretrained_agent_start_from_its_weights(hf_cache, tmp_p
     study = load_study(result.study, str(tmp_path / "tuning" / "optuna-journal.log"))
     assert result.study == f"dqn-{BREAKOUT}-pretrained-1000-steps" and study.user_attrs["start"] == "pretrained"
     assert loaded == [(f"sb3/dqn-{BREAKOUT}", result.best_hyperparameters["batch_size"])]
+
+
+# A journal torn by a crash.
+
+
+def optuna_journal(path: Path, trials: int = 3) -> list[bytes]:
+    """A real journal, written by Optuna: a study of ``trials`` complete trials; its records."""
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    study = optuna.create_study(study_name="earlier", storage=storage, direction="maximize")
+    for value in range(trials):
+        trial = study.ask()
+        trial.suggest_float("gamma", 0.9, 0.9999)
+        trial.set_user_attr("worker", "elsewhere:1")
+        study.tell(trial, value)
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def optunas_own_view(path: Path, name: str) -> optuna.Study:
+    """The study as Optuna reads the file, without the Arena's repair."""
+    return optuna.load_study(
+        study_name=name, storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    )
+
+
+def torn_files(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.torn-*"))
+
+
+@pytest.mark.parametrize("written", ["one byte", "half", "all but its newline"])
+def test_a_journal_torn_mid_record_is_mended_and_tuning_goes_on(tmp_path, written, capsys):
+    path = tmp_path / "tuning" / "optuna-journal.log"
+    path.parent.mkdir()
+    records = optuna_journal(path)
+    last = records[-1]  # the last trial's end: its state and value
+    kept = {"one byte": 1, "half": len(last) // 2, "all but its newline": len(last) - 1}[written]
+    os.truncate(path, sum(map(len, records[:-1])) + kept)  # what a crash mid-write leaves: the last record cut
+    storage = open_storage(str(path))  # mends it
+    (aside,) = torn_files(path)
+    assert aside.read_bytes() == last[:kept]
+    assert f"set aside in {aside.name}" in capsys.readouterr().err
+    assert path.read_bytes() == b"".join(records[:-1])  # every whole record, as Optuna wrote it
+    # Tuning goes on: a new trial of the earlier study and a new study, in the storage the Arena opened...
+    earlier = optuna.load_study(study_name="earlier", storage=storage)
+    trial = earlier.ask()
+    earlier.tell(trial, 7)
+    other = optuna.create_study(study_name="later", storage=storage, direction="maximize")
+    other.tell(other.ask(), 1)
+    # ...and Optuna itself reads back every whole record and what came after.
+    earlier = optunas_own_view(path, "earlier")
+    assert [t.value for t in earlier.trials] == [0, 1, None, 7]  # the torn record was the third trial's end
+    assert [t.state for t in earlier.trials] == [TrialState.COMPLETE] * 2 + [TrialState.RUNNING, TrialState.COMPLETE]
+    assert all(t.user_attrs == {"worker": "elsewhere:1"} and "gamma" in t.params for t in earlier.trials[:3])
+    assert [t.value for t in optunas_own_view(path, "later").trials] == [1]
+    assert all(line.endswith(b"\n") and json.loads(line) for line in path.read_bytes().splitlines(keepends=True))
+
+
+def test_a_record_glued_onto_a_torn_one_is_kept_and_the_torn_bytes_set_aside(tmp_path):
+    path = tmp_path / "optuna-journal.log"
+    records = optuna_journal(path)
+    os.truncate(path, sum(map(len, records[:-1])) + len(records[-1]) // 2)
+    # A worker that opens the journal as Optuna does (as the Arena did) glues its record on, and cannot read it.
+    unmended = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    with pytest.raises(AssertionError, match="Should not reach"):
+        optuna.create_study(study_name="later", storage=unmended, direction="maximize")
+    with pytest.raises(KeyError):  # the glued record is unreadable
+        optunas_own_view(path, "later")
+    open_storage(str(path))
+    (aside,) = torn_files(path)
+    assert aside.read_bytes() == records[-1][: len(records[-1]) // 2] + b"\n"
+    assert [t.value for t in optunas_own_view(path, "earlier").trials] == [0, 1, None]
+    later = optunas_own_view(path, "later")  # its glued record, kept
+    later.tell(later.ask(), 1)
+    assert [t.value for t in optunas_own_view(path, "later").trials] == [1]
+
+
+def test_a_whole_journal_is_left_as_it_is(tmp_path):
+    path = tmp_path / "optuna-journal.log"
+    records = optuna_journal(path)
+    open_storage(str(path))
+    assert path.read_bytes() == b"".join(records) and not torn_files(path)
