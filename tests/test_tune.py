@@ -28,7 +28,14 @@ from rl_zoo3.exp_manager import ExperimentManager
 from agents.core.checkpoint import build_q_function
 from agents.core.errors import AgentError
 from agents.jobs.manager import JobManager
-from agents.tabs.tune import best_train_hyperparameters, export_csv, export_yaml, job_study, trials_table
+from agents.tabs.tune import (
+    best_train_hyperparameters,
+    export_csv,
+    export_path,
+    export_yaml,
+    job_study,
+    trials_table,
+)
 from agents.train.hyperparams import rl_zoo_atari_defaults
 from agents.train.training import TrainingSettings, _load_start_weights
 from agents.tune.tuning import (
@@ -63,12 +70,39 @@ def tune(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
         ({"n_eval_episodes": 0}, "Evaluation games per report must be a whole number from 1 to 100, not 0."),
         ({"sampler": "grid"}, "The sampler must be one of tpe, random, not 'grid'."),
         ({"pruner": "halving"}, "The pruner must be one of median, none, not 'halving'."),
+        ({"study_name": "../../../../tmp/x"}, "The study name '../../../../tmp/x' is not a name: use letters, digits,"),
+        ({"study_name": "a/b"}, "The study name 'a/b' is not a name"),
+        ({"study_name": "my study"}, "The study name 'my study' is not a name"),
+        ({"study_name": ".."}, "The study name '..' is not a name"),
+        ({"study_name": "x" * 65}, "The study name 'xxx"),
+        ({"study_name": "pong;rm"}, "The study name 'pong;rm' is not a name"),
     ],
 )
 def test_absurd_settings_are_refused_with_the_bounds(changes, message):
     with pytest.raises(AgentError) as refused:
         TuningSettings(**{"game": "Breakout", **changes})
     assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("name", ["breakout-dqn", "Pong_v4.2", "x" * 64, " spaced "])
+def test_a_study_name_of_letters_digits_dashes_underscores_and_dots_is_taken(name):
+    assert TuningSettings(game="Breakout", study_name=name).resolved_study_name() == name.strip()
+
+
+def test_exports_stay_in_their_folder_whatever_the_studys_name(tmp_path):
+    """A study on a shared storage may have been named anything, by another machine or before names were
+    checked: its exports are still written inside the folder given."""
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log")))
+    for name in ("../../../../escaped/x", "/abs/olute", "..", "a\\b\nc"):
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        study.tell(study.ask(), 1.0)
+        out = tmp_path / "out"
+        path = export_csv(study, out)
+        assert path.parent == out.resolve() and path.name.endswith("-trials.csv")
+        assert pd.read_csv(path)["value"].tolist() == [1.0]
+        assert export_path(out, name, "dqn.yml").parent == out.resolve()
+    assert len(list((tmp_path / "out").iterdir())) == 4
+    assert not (tmp_path / "out" / "../../../../escaped").resolve().exists() and not Path("/abs").exists()
 
 
 def test_the_command_line_says_a_bad_budget_and_exits_2():

@@ -3,6 +3,7 @@ as for training), and show its study: the trials, the best one, Optuna's plots, 
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -182,18 +183,29 @@ def study_plots(study: optuna.Study) -> dict[str, Figure | None]:
     }
 
 
+def export_path(folder: Path, study_name: str, suffix: str) -> Path:
+    """``<folder>/<study name>-<suffix>``, always inside ``folder``: a study read from a shared storage may
+    have any name (made elsewhere, or before names were checked), so every character but letters, digits,
+    ``-``, ``_`` and ``.`` becomes ``_``, leading dots are dropped, and the path is checked to stay inside."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", study_name)[:64].lstrip(".") or "study"
+    path = (folder / f"{stem}-{suffix}").resolve()
+    if path.parent != folder.resolve():
+        raise AgentError(f"The study {study_name!r} cannot be exported under that name.")
+    return path
+
+
 def export_csv(study: optuna.Study, folder: Path) -> Path:
     """The trials as the RL Zoo's report writes them (Optuna's ``trials_dataframe``), as CSV."""
-    path = Path(folder) / f"{study.study_name}-trials.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = export_path(folder, study.study_name, "trials.csv")
     study.trials_dataframe().to_csv(path, index=False)
     return path
 
 
 def export_yaml(study: optuna.Study, folder: Path) -> Path:
     """The best hyperparameters as an entry of the RL Zoo's ``hyperparams/dqn.yml``."""
-    path = Path(folder) / f"{study.study_name}-dqn.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = export_path(folder, study.study_name, "dqn.yml")
     path.write_text(rl_zoo_yaml(study))
     return path
 

@@ -70,6 +70,7 @@ HEARTBEAT_S = 5
 GRACE_S = 20  # a trial whose worker has not beaten for this long is failed by the next worker to look
 CONNECT_TIMEOUT_S = 5
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # as the RL Zoo's --max-total-trials
+STUDY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a name, never a path: it names the exports' files
 STUDY_ATTRIBUTES = ("algo", "env_id", "start", "n_timesteps", "n_eval_episodes")
 SEARCHED = (
     "gamma",
@@ -114,6 +115,8 @@ class TuningSettings:
         object.__setattr__(self, "start", (self.start or "scratch").strip())
         if self.study_name is not None and not self.study_name.strip():
             object.__setattr__(self, "study_name", None)
+        if self.study_name is not None:
+            object.__setattr__(self, "study_name", check_study_name(self.study_name))
 
     def resolved_game(self) -> Game:
         """The game: the start agent's repo's when it names one (:func:`resolve_game`), else ``game`` or the default."""
@@ -140,6 +143,19 @@ class TuningSettings:
             "buffer_size": min(int(defaults["buffer_size"]), self.n_timesteps),
             "learning_starts": min(int(defaults["learning_starts"]), self.n_timesteps // 10),
         }
+
+
+def check_study_name(name: str) -> str:
+    """A study name as given (spaces around it dropped), or an AgentError: letters, digits, ``-``, ``_`` and
+    ``.``, at most 64 characters, and not only dots (the exports are files named after it)."""
+    name = str(name).strip()
+    if not STUDY_NAME.fullmatch(name) or not name.strip("."):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise AgentError(
+            f"The study name {shown!r} is not a name: use letters, digits, '-', '_' and '.', "
+            "at most 64 characters (for example breakout-dqn)."
+        )
+    return name
 
 
 # The storage.
