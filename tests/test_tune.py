@@ -25,22 +25,27 @@ from optuna.trial import TrialState
 from rl_zoo3 import hyperparams_opt
 from rl_zoo3.exp_manager import ExperimentManager
 
+from agents.core.catalog import get_game
 from agents.core.checkpoint import build_q_function
 from agents.core.errors import AgentError
-from agents.jobs.manager import JobManager
+from agents.jobs.manager import JobManager, _new_record
 from agents.tabs.tune import (
     best_train_hyperparameters,
     export_csv,
     export_path,
     export_yaml,
     job_study,
+    status_markdown,
+    storage_note,
     trials_table,
+    tune_status,
 )
 from agents.train.hyperparams import rl_zoo_atari_defaults
 from agents.train.training import TrainingSettings, _load_start_weights
 from agents.tune.tuning import (
     TuningSettings,
     _atari_search_space,
+    described_storage,
     load_study,
     open_storage,
     open_study,
@@ -443,3 +448,52 @@ def test_a_whole_journal_is_left_as_it_is(tmp_path):
     records = optuna_journal(path)
     open_storage(str(path))
     assert path.read_bytes() == b"".join(records) and not torn_files(path)
+
+
+# What anonymous visitors read.
+
+
+@pytest.mark.parametrize(
+    "storage, described",
+    [
+        ("{tmp}/data/tuning/optuna-journal.log", "local journal file"),
+        ("{tmp}/shared/team.log", "journal file team.log"),
+        ("sqlite:///{tmp}/shared/studies.db", "sqlite database studies.db"),
+    ],
+)
+def test_the_status_endpoints_say_no_server_path_or_password(tmp_path, storage, described):
+    """``/tune_status`` and ``/train_status`` answer ``tune_status`` and ``JobManager.public_status``: the study's
+    storage is described, the job's folders named, never a path of the server."""
+    storage = storage.format(tmp=tmp_path)
+    (tmp_path / "shared").mkdir()
+    root = tmp_path / "data"
+    jobs = JobManager(root)
+    settings = TuningSettings(game="Breakout", study_name="visible", storage=storage)
+    record = _new_record(
+        settings, get_game("Breakout"), 0, step_costs=None, kind="tune", phase="failed", status="failed"
+    )
+    run = root / "jobs" / record.id / "logs" / "dqn" / f"{BREAKOUT}_1"
+    replay = root / "jobs" / record.id / "replay" / "replay.mp4"
+    jobs._update(record, run_folder=str(run), replay=str(replay), error=f"OSError: cannot write {run}/x.zip")
+    (root / "current").write_text(record.id)
+    study = open_study(settings, open_storage(storage))
+    study.tell(study.ask(), state=TrialState.FAIL)
+    answers = {
+        "/tune_status": tune_status(jobs),
+        "/train_status": jobs.public_status(),
+        "job JSON": jobs.public_status(jobs.status()),
+    }
+    for endpoint, answer in answers.items():
+        said = json.dumps(answer)
+        assert str(tmp_path) not in said and "/data/" not in said, endpoint
+        assert answer["settings"]["storage"] == described and answer["run_folder"] == f"{BREAKOUT}_1", endpoint
+        assert answer["replay"] == "replay.mp4" and answer["error"].startswith("OSError: cannot write <data folder>/")
+    assert [trial["state"] for trial in answers["/tune_status"]["trials"]] == ["failed"]  # the study, still read
+    assert "in the " + described in status_markdown(answers["/tune_status"])
+
+
+def test_a_database_url_is_described_without_its_user_password_or_host():
+    url = "postgresql://arena:s3cret@db.internal.example:5432/optuna"
+    assert described_storage(url) == "postgresql database optuna"
+    assert storage_note() == storage_note()  # the page's note takes no path either
+    assert str(Path.home()) not in storage_note() and "/" not in storage_note().split("(")[0]

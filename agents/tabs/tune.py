@@ -19,15 +19,16 @@ from agents.core.errors import AgentError
 from agents.core.hub import ByteProgress
 from agents.jobs.manager import JobManager, progress_line
 from agents.tune.tuning import (
+    LOCAL_STORAGE,
     STORAGE_VARIABLE,
     TuningSettings,
     best_trial,
+    described_storage,
     finished_trials,
     open_storage,
     resolve_storage,
     rl_zoo_yaml,
     searched_hyperparameters,
-    shown_storage,
     train_form_hyperparameters,
 )
 
@@ -80,13 +81,13 @@ def start_tuning(
         study_name=study_name,
         seed=seed,
     )
-    return jobs.start_tuning(settings, progress)
+    return jobs.public_status(jobs.start_tuning(settings, progress))
 
 
 def cancel_tuning(jobs: JobManager, username: str | None = None, secret: str | None = None) -> dict[str, Any]:
     if not may_control_training(username, secret):
         raise AgentError(control_refusal())
-    return jobs.cancel()
+    return jobs.public_status(jobs.cancel())
 
 
 def is_tuning(status: dict[str, Any]) -> bool:
@@ -115,7 +116,7 @@ def status_markdown(status: dict[str, Any]) -> str:
     start = {"pretrained": "the pretrained agent", "scratch": "scratch"}.get(settings["start"], settings["start"])
     lines = [
         f"**{status['status'].capitalize()}** · {progress_line(status)} · on {status.get('device', '?')}",
-        f"Study `{settings['study_name']}` on {settings['storage']}: {status['game']} from {start}, "
+        f"Study `{settings['study_name']}` in the {settings['storage']}: {status['game']} from {start}, "
         f"{settings['n_trials']} trials of {settings['n_timesteps']:,} steps, {settings['sampler'].upper()} "
         f"sampler, {settings['pruner']} pruner, {settings['n_eval_episodes']} "
         f"{'game' if settings['n_eval_episodes'] == 1 else 'games'} per evaluation.",
@@ -233,15 +234,16 @@ def controls(status: dict[str, Any], username: str | None = None) -> dict[str, b
 
 def storage_note() -> str:
     """Where this machine's studies are kept, and how to share one with other machines."""
-    storage = shown_storage(resolve_storage(None, data_root()))
+    storage = described_storage(resolve_storage(None, data_root()))
     if os.getenv(STORAGE_VARIABLE):
         return (
-            f"Studies are kept in `{storage}` (`{STORAGE_VARIABLE}`): any machine given it works on the same studies."
+            f"Studies are kept in the {storage} that `{STORAGE_VARIABLE}` names: any machine given it works on the "
+            "same studies."
         )
     return (
-        f"Studies are kept in `{storage}`. To spread one over several machines, give them all one Optuna database "
-        f"URL (`{STORAGE_VARIABLE}` in a Space's secrets, or `--storage` for `python -m agents.tune`) and the same "
-        "study name."
+        f"Studies are kept in the {storage} (`tuning/{LOCAL_STORAGE}` in the data folder). To spread one over "
+        f"several machines, give them all one Optuna database URL (`{STORAGE_VARIABLE}` in a Space's secrets, or "
+        "`--storage` for `python -m agents.tune`) and the same study name."
     )
 
 
@@ -251,8 +253,9 @@ def finished_count(study: optuna.Study) -> int:
 
 
 def tune_status(jobs: JobManager) -> dict[str, Any]:
-    """The ``/tune_status`` answer: the job's status, every trial of its study and the best one."""
-    status = jobs.status()
+    """The ``/tune_status`` answer: the job's status (no server path in it), every trial of its study and the
+    best one."""
+    status = jobs.public_status()
     study = job_study(jobs) if is_tuning(status) else None
     if study is None:
         return status

@@ -256,6 +256,20 @@ def repair_journal(path: Path) -> Path | None:
     return aside
 
 
+def described_storage(storage: str) -> str:
+    """The storage as anyone may read it, saying no server path, password, user or host: ``local journal
+    file`` (another journal file: its name), or the database's kind and name."""
+    if is_journal(storage):
+        name = Path(storage).name
+        return "local journal file" if name == LOCAL_STORAGE else f"journal file {name}"
+    try:
+        url = sqlalchemy.make_url(storage)
+    except sqlalchemy.exc.ArgumentError:
+        return "a study database"
+    database = Path(url.database).name if url.database else ""
+    return f"{url.get_backend_name()} database {database}".strip()
+
+
 def open_storage(storage: str) -> BaseStorage:
     """The Optuna storage ``storage`` names, reached now: an unreachable or malformed URL fails here,
     within seconds, with what to do. A journal file torn by a crash is mended first (:func:`repair_journal`)."""
