@@ -95,9 +95,16 @@ def add_repo(cache: Path, repo_id: str, files: dict[str, bytes | Path]) -> Path:
 
 
 def add_rl_zoo_repo(
-    cache: Path, repo_id: str, env_id: str, model_zip: Path, algo: str = "dqn", mean_reward: float = 123.0
+    cache: Path,
+    repo_id: str,
+    env_id: str,
+    model_zip: Path,
+    algo: str = "dqn",
+    mean_reward: float = 123.0,
+    env_kwargs: str = RL_ZOO_ENV_KWARGS,
 ) -> Path:
-    """An RL Zoo repo as ``rl_zoo3.push_to_hub`` lays it out, with ``model_zip`` as its checkpoint."""
+    """An RL Zoo repo as ``rl_zoo3.push_to_hub`` lays it out, with ``model_zip`` as its checkpoint and
+    ``env_kwargs`` as its ``env_kwargs.yml``."""
     results = {"mean_reward": mean_reward, "std_reward": 10.0, "is_deterministic": False, "n_eval_episodes": 10}
     return add_repo(
         cache,
@@ -105,7 +112,7 @@ def add_rl_zoo_repo(
         {
             f"{algo}-{env_id}.zip": model_zip,
             "config.yml": RL_ZOO_ATARI_CONFIG.encode(),
-            "env_kwargs.yml": RL_ZOO_ENV_KWARGS.encode(),
+            "env_kwargs.yml": env_kwargs.encode(),
             "results.json": json.dumps(results).encode(),
         },
     )

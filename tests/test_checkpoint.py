@@ -5,9 +5,11 @@ import collections
 import io
 import json
 import pickle
+import shutil
 import zipfile
 from pathlib import Path
 
+import gradio as gr
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from stable_baselines3 import DQN, PPO
 from agents.core.checkpoint import build_q_function, read_checkpoint
 from agents.core.environment import env_settings, make_env, read_rl_zoo_yaml
 from agents.core.errors import AgentError
+from agents.tabs.play_ui import play_api
 from tests import hub_cache
 from tests.conftest import reference_path
 
@@ -364,3 +367,39 @@ def test_absurd_metadata_is_refused_with_a_reason(tmp_path, field, value, messag
     members["data"] = text.encode()
     with pytest.raises(AgentError, match=message):
         read_checkpoint(write_zip(tmp_path / "absurd.zip", members))
+
+
+@pytest.mark.parametrize(
+    ("env_kwargs", "message"),
+    [
+        (
+            "mode: 999\n",
+            "env_kwargs.yml asks for mode 999, which BreakoutNoFrameskip-v4 does not have: its modes are 0, 4,",
+        ),
+        (
+            "difficulty: 3\n",
+            "env_kwargs.yml asks for difficulty 3, which BreakoutNoFrameskip-v4 does not have: its difficulties are 0,",
+        ),
+    ],
+)
+def test_a_game_mode_or_difficulty_the_game_lacks_is_refused_by_name_before_play(hf_cache, env_kwargs, message):
+    """The ALE itself refuses it (a bare RuntimeError as the environment is made); Play says which file,
+    which value, and the game's own."""
+    breakout = "BreakoutNoFrameskip-v4"
+    key, value = next(iter(yaml.safe_load(env_kwargs).items()))
+    with pytest.raises(RuntimeError, match="Invalid (game mode|difficulty) requested"):  # the emulator's word
+        gym.make(breakout, **{key: value})
+    repo_id = f"mallory/dqn-{breakout}"
+    model_zip = hf_cache / "models--sb3--dqn-BreakoutNoFrameskip-v4" / "snapshots"
+    model_zip = next(model_zip.glob(f"*/dqn-{breakout}.zip"))
+    hub_cache.add_rl_zoo_repo(hf_cache, repo_id, breakout, model_zip, env_kwargs=env_kwargs)
+    try:
+        with pytest.raises(gr.Error) as refused:
+            play_api(game="", repo_id=repo_id, max_steps=3)
+        assert str(refused.value.message).startswith(f"{repo_id}: {message}")
+        # The modes and difficulties it names are the ones the emulator takes.
+        named = str(refused.value.message).split(" are ")[1].rstrip(".").split(", ")
+        env = gym.make(breakout, **{key: int(named[-1])})
+        env.close()
+    finally:
+        shutil.rmtree(hf_cache / f"models--{repo_id.replace('/', '--')}")

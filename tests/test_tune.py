@@ -25,24 +25,29 @@ from optuna.trial import TrialState
 from rl_zoo3 import hyperparams_opt
 from rl_zoo3.exp_manager import ExperimentManager
 
+from agents.core.catalog import get_game
 from agents.core.checkpoint import build_q_function
 from agents.core.errors import AgentError
-from agents.jobs.manager import JobManager
+from agents.jobs.manager import JobManager, _new_record
 from agents.tabs.tune import (
     best_markdown,
     best_train_hyperparameters,
     export_csv,
+    export_path,
     export_yaml,
     job_study,
     status_markdown,
+    storage_note,
     study_controls,
     trials_table,
+    tune_status,
 )
 from agents.train.hyperparams import rl_zoo_atari_defaults
 from agents.train.training import TrainingSettings, _load_start_weights
 from agents.tune.tuning import (
     TuningSettings,
     _atari_search_space,
+    described_storage,
     load_study,
     open_storage,
     open_study,
@@ -72,12 +77,39 @@ def tune(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
         ({"n_eval_episodes": 0}, "Evaluation games per report must be a whole number from 1 to 100, not 0."),
         ({"sampler": "grid"}, "The sampler must be one of tpe, random, not 'grid'."),
         ({"pruner": "halving"}, "The pruner must be one of median, none, not 'halving'."),
+        ({"study_name": "../../../../tmp/x"}, "The study name '../../../../tmp/x' is not a name: use letters, digits,"),
+        ({"study_name": "a/b"}, "The study name 'a/b' is not a name"),
+        ({"study_name": "my study"}, "The study name 'my study' is not a name"),
+        ({"study_name": ".."}, "The study name '..' is not a name"),
+        ({"study_name": "x" * 65}, "The study name 'xxx"),
+        ({"study_name": "pong;rm"}, "The study name 'pong;rm' is not a name"),
     ],
 )
 def test_absurd_settings_are_refused_with_the_bounds(changes, message):
     with pytest.raises(AgentError) as refused:
         TuningSettings(**{"game": "Breakout", **changes})
     assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("name", ["breakout-dqn", "Pong_v4.2", "x" * 64, " spaced "])
+def test_a_study_name_of_letters_digits_dashes_underscores_and_dots_is_taken(name):
+    assert TuningSettings(game="Breakout", study_name=name).resolved_study_name() == name.strip()
+
+
+def test_exports_stay_in_their_folder_whatever_the_studys_name(tmp_path):
+    """A study on a shared storage may have been named anything, by another machine or before names were
+    checked: its exports are still written inside the folder given."""
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log")))
+    for name in ("../../../../escaped/x", "/abs/olute", "..", "a\\b\nc"):
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        study.tell(study.ask(), 1.0)
+        out = tmp_path / "out"
+        path = export_csv(study, out)
+        assert path.parent == out.resolve() and path.name.endswith("-trials.csv")
+        assert pd.read_csv(path)["value"].tolist() == [1.0]
+        assert export_path(out, name, "dqn.yml").parent == out.resolve()
+    assert len(list((tmp_path / "out").iterdir())) == 4
+    assert not (tmp_path / "out" / "../../../../escaped").resolve().exists() and not Path("/abs").exists()
 
 
 def test_the_command_line_says_a_bad_budget_and_exits_2():
@@ -369,3 +401,132 @@ def test_trials_from_the_pretrained_agent_start_from_its_weights(hf_cache, tmp_p
     study = load_study(result.study, str(tmp_path / "tuning" / "optuna-journal.log"))
     assert result.study == f"dqn-{BREAKOUT}-pretrained-1000-steps" and study.user_attrs["start"] == "pretrained"
     assert loaded == [(f"sb3/dqn-{BREAKOUT}", result.best_hyperparameters["batch_size"])]
+
+
+# A journal torn by a crash.
+
+
+def optuna_journal(path: Path, trials: int = 3) -> list[bytes]:
+    """A real journal, written by Optuna: a study of ``trials`` complete trials; its records."""
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    study = optuna.create_study(study_name="earlier", storage=storage, direction="maximize")
+    for value in range(trials):
+        trial = study.ask()
+        trial.suggest_float("gamma", 0.9, 0.9999)
+        trial.set_user_attr("worker", "elsewhere:1")
+        study.tell(trial, value)
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def optunas_own_view(path: Path, name: str) -> optuna.Study:
+    """The study as Optuna reads the file, without the Arena's repair."""
+    return optuna.load_study(
+        study_name=name, storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    )
+
+
+def torn_files(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.torn-*"))
+
+
+@pytest.mark.parametrize("written", ["one byte", "half", "all but its newline"])
+def test_a_journal_torn_mid_record_is_mended_and_tuning_goes_on(tmp_path, written, capsys):
+    path = tmp_path / "tuning" / "optuna-journal.log"
+    path.parent.mkdir()
+    records = optuna_journal(path)
+    last = records[-1]  # the last trial's end: its state and value
+    kept = {"one byte": 1, "half": len(last) // 2, "all but its newline": len(last) - 1}[written]
+    os.truncate(path, sum(map(len, records[:-1])) + kept)  # what a crash mid-write leaves: the last record cut
+    storage = open_storage(str(path))  # mends it
+    (aside,) = torn_files(path)
+    assert aside.read_bytes() == last[:kept]
+    assert f"set aside in {aside.name}" in capsys.readouterr().err
+    assert path.read_bytes() == b"".join(records[:-1])  # every whole record, as Optuna wrote it
+    # Tuning goes on: a new trial of the earlier study and a new study, in the storage the Arena opened...
+    earlier = optuna.load_study(study_name="earlier", storage=storage)
+    trial = earlier.ask()
+    earlier.tell(trial, 7)
+    other = optuna.create_study(study_name="later", storage=storage, direction="maximize")
+    other.tell(other.ask(), 1)
+    # ...and Optuna itself reads back every whole record and what came after.
+    earlier = optunas_own_view(path, "earlier")
+    assert [t.value for t in earlier.trials] == [0, 1, None, 7]  # the torn record was the third trial's end
+    assert [t.state for t in earlier.trials] == [TrialState.COMPLETE] * 2 + [TrialState.RUNNING, TrialState.COMPLETE]
+    assert all(t.user_attrs == {"worker": "elsewhere:1"} and "gamma" in t.params for t in earlier.trials[:3])
+    assert [t.value for t in optunas_own_view(path, "later").trials] == [1]
+    assert all(line.endswith(b"\n") and json.loads(line) for line in path.read_bytes().splitlines(keepends=True))
+
+
+def test_a_record_glued_onto_a_torn_one_is_kept_and_the_torn_bytes_set_aside(tmp_path):
+    path = tmp_path / "optuna-journal.log"
+    records = optuna_journal(path)
+    os.truncate(path, sum(map(len, records[:-1])) + len(records[-1]) // 2)
+    # A worker that opens the journal as Optuna does (as the Arena did) glues its record on, and cannot read it.
+    unmended = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    with pytest.raises(AssertionError, match="Should not reach"):
+        optuna.create_study(study_name="later", storage=unmended, direction="maximize")
+    with pytest.raises(KeyError):  # the glued record is unreadable
+        optunas_own_view(path, "later")
+    open_storage(str(path))
+    (aside,) = torn_files(path)
+    assert aside.read_bytes() == records[-1][: len(records[-1]) // 2] + b"\n"
+    assert [t.value for t in optunas_own_view(path, "earlier").trials] == [0, 1, None]
+    later = optunas_own_view(path, "later")  # its glued record, kept
+    later.tell(later.ask(), 1)
+    assert [t.value for t in optunas_own_view(path, "later").trials] == [1]
+
+
+def test_a_whole_journal_is_left_as_it_is(tmp_path):
+    path = tmp_path / "optuna-journal.log"
+    records = optuna_journal(path)
+    open_storage(str(path))
+    assert path.read_bytes() == b"".join(records) and not torn_files(path)
+
+
+# What anonymous visitors read.
+
+
+@pytest.mark.parametrize(
+    "storage, described",
+    [
+        ("{tmp}/data/tuning/optuna-journal.log", "local journal file"),
+        ("{tmp}/shared/team.log", "journal file team.log"),
+        ("sqlite:///{tmp}/shared/studies.db", "sqlite database studies.db"),
+    ],
+)
+def test_the_status_endpoints_say_no_server_path_or_password(tmp_path, storage, described):
+    """``/tune_status`` and ``/train_status`` answer ``tune_status`` and ``JobManager.public_status``: the study's
+    storage is described, the job's folders named, never a path of the server."""
+    storage = storage.format(tmp=tmp_path)
+    (tmp_path / "shared").mkdir()
+    root = tmp_path / "data"
+    jobs = JobManager(root)
+    settings = TuningSettings(game="Breakout", study_name="visible", storage=storage)
+    record = _new_record(
+        settings, get_game("Breakout"), 0, step_costs=None, kind="tune", phase="failed", status="failed"
+    )
+    run = root / "jobs" / record.id / "logs" / "dqn" / f"{BREAKOUT}_1"
+    replay = root / "jobs" / record.id / "replay" / "replay.mp4"
+    jobs._update(record, run_folder=str(run), replay=str(replay), error=f"OSError: cannot write {run}/x.zip")
+    (root / "current").write_text(record.id)
+    study = open_study(settings, open_storage(storage))
+    study.tell(study.ask(), state=TrialState.FAIL)
+    answers = {
+        "/tune_status": tune_status(jobs),
+        "/train_status": jobs.public_status(),
+        "job JSON": jobs.public_status(jobs.status()),
+    }
+    for endpoint, answer in answers.items():
+        said = json.dumps(answer)
+        assert str(tmp_path) not in said and "/data/" not in said, endpoint
+        assert answer["settings"]["storage"] == described and answer["run_folder"] == f"{BREAKOUT}_1", endpoint
+        assert answer["replay"] == "replay.mp4" and answer["error"].startswith("OSError: cannot write <data folder>/")
+    assert [trial["state"] for trial in answers["/tune_status"]["trials"]] == ["failed"]  # the study, still read
+    assert "in the " + described in status_markdown(answers["/tune_status"])
+
+
+def test_a_database_url_is_described_without_its_user_password_or_host():
+    url = "postgresql://arena:s3cret@db.internal.example:5432/optuna"
+    assert described_storage(url) == "postgresql database optuna"
+    assert storage_note() == storage_note()  # the page's note takes no path either
+    assert str(Path.home()) not in storage_note() and "/" not in storage_note().split("(")[0]

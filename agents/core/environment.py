@@ -10,6 +10,7 @@ loads a model (``VecTransposeImage``), so the agent sees exactly what it saw in 
 """
 
 import contextlib
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,38 @@ class EnvSettings:
         return self.env_wrapper[ATARI_WRAPPER].get("frame_skip", 4) if isinstance(self.env_wrapper, dict) else 4
 
 
+@functools.lru_cache(maxsize=64)
+def game_variations(env_id: str) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The game modes and difficulties the emulator has for ``env_id``'s ROM, from the ALE itself, or None
+    if ``env_id`` is not an ALE game (making it then fails with gymnasium's own words)."""
+    try:
+        game = gym.spec(env_id).kwargs.get("game")
+    except gym.error.Error:
+        return None
+    if not game:
+        return None
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    ale = ale_py.ALEInterface()
+    ale.loadROM(ale_py.roms.get_rom_path(game))
+    return tuple(ale.getAvailableModes()), tuple(ale.getAvailableDifficulties())
+
+
+def _check_variation(env_id: str, kwargs: dict[str, Any]) -> None:
+    """A ``mode`` or ``difficulty`` the game has, or an AgentError naming the valid ones (the ALE's own
+    refusal, once the environment is being made, is a bare ``RuntimeError: Invalid game mode requested``)."""
+    if "mode" not in kwargs and "difficulty" not in kwargs:
+        return
+    variations = game_variations(env_id)
+    if variations is None:
+        return
+    for key, valid in zip(("mode", "difficulty"), variations, strict=True):
+        if key in kwargs and kwargs[key] not in valid:
+            raise AgentError(
+                f"env_kwargs.yml asks for {key} {kwargs[key]}, which {env_id} does not have: its "
+                f"{'modes' if key == 'mode' else 'difficulties'} are {', '.join(map(str, valid))}."
+            )
+
+
 def env_settings(env_id: str, config: dict[str, Any], env_kwargs: dict[str, Any]) -> EnvSettings:
     """Check an agent's RL Zoo settings and keep only what building its environment needs."""
     frame_stack = config.get("frame_stack", 0)
@@ -134,6 +167,7 @@ def env_settings(env_id: str, config: dict[str, Any], env_kwargs: dict[str, Any]
     if config.get("normalize") or config.get("vec_env_wrapper"):
         raise AgentError("config.yml asks for observation normalisation or a VecEnv wrapper: not an Atari DQN agent.")
     kwargs = _checked(dict(env_kwargs), ENV_KWARGS, "env_kwargs.yml")
+    _check_variation(env_id, kwargs)
     kwargs["render_mode"] = "rgb_array"
     return EnvSettings(env_id, _atari_wrapper_setting(config), frame_stack, kwargs)
 

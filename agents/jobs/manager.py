@@ -52,11 +52,11 @@ from agents.train.training_time import PhaseClock, StepCosts, format_duration, s
 from agents.tune.tuning import (
     TuningProgress,
     TuningSettings,
+    described_storage,
     open_storage,
     open_study,
     resolve_storage,
     run_study,
-    shown_storage,
     worker_id,
 )
 
@@ -169,7 +169,8 @@ class JobManager:
 
     def status(self) -> dict[str, Any]:
         """The current (or last) job, with its live progress; ``{"status": "none"}`` before any job. A tuning
-        job's storage is shown with its password hidden."""
+        job's storage is described without its path or password (:func:`described_storage`); the run folder
+        and the replay are paths, for the page to read (the API answers :meth:`public_status`)."""
         record = self._record()
         if record is None:
             return {"status": "none"}
@@ -177,8 +178,24 @@ class JobManager:
             record = self.unsaved_ending
         state = dataclasses.asdict(record)
         if record.kind == "tune":
-            state["settings"]["storage"] = shown_storage(record.settings["storage"])
+            state["settings"]["storage"] = described_storage(record.settings["storage"])
+            if state.get("tuning"):
+                state["tuning"]["storage"] = state["settings"]["storage"]
         return {**state, "progress": self._saved_progress(record.id)}
+
+    def public_status(self, status: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``status`` (default: the job's) as an anonymous visitor may read it (the API's status endpoints):
+        the run folder and the replay by name, and no server path in an error."""
+        status = dict(self.status() if status is None else status)
+        for name in ("run_folder", "replay"):
+            if status.get(name):
+                status[name] = Path(status[name]).name
+        if status.get("error"):
+            folders = {str(self.root.resolve()): "<data folder>", str(self.root): "<data folder>"}
+            folders |= {str(PROJECT_ROOT): "<app folder>", str(Path.home()): "~"}
+            for folder in sorted(folders, key=len, reverse=True):  # the innermost first
+                status["error"] = status["error"].replace(folder, folders[folder])
+        return status
 
     def _refuse_if_running(self) -> None:
         if self.running():

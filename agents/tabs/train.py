@@ -159,13 +159,13 @@ def start_training(
         raise AgentError(control_refusal())
     start = (start or "pretrained").strip()
     settings = TrainingSettings(game=game, start=start, hyperparameters=hyperparameters, seed=seed, save_freq=save_freq)
-    return jobs.start(settings, progress)
+    return jobs.public_status(jobs.start(settings, progress))
 
 
 def cancel_training(jobs: JobManager, username: str | None = None, secret: str | None = None) -> dict[str, Any]:
     if not may_control_training(username, secret):
         raise AgentError(control_refusal())
-    return jobs.cancel()
+    return jobs.public_status(jobs.cancel())
 
 
 def push_training(jobs: JobManager, username: str | None, oauth_token: str | None) -> str:

@@ -212,7 +212,7 @@ class TrainTab:
             self.replay: gr.Video(visible=replay_path is not None)
             if replay_path == replay_on_screen
             else gr.Video(replay_path, visible=replay_path is not None),
-            self.job_json: status,
+            self.job_json: self.jobs.public_status(status),
             self.shown_replay: replay_path,
             self.start_button: gr.Button(interactive=can["start"]),
             self.cancel_button: gr.Button(interactive=can["cancel"]),
@@ -326,7 +326,7 @@ class TrainTab:
 
     def train_status_api(self) -> dict:
         """The current (or last) training job: status, phase, progress, episode scores, evaluation."""
-        return self.jobs.status()
+        return self.jobs.public_status()
 
     @api_errors
     def train_cancel_api(self, secret: str = "") -> dict:

@@ -3,6 +3,7 @@ as for training), and show its study: the trials, the best one, Optuna's plots, 
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,16 @@ from agents.core.errors import AgentError
 from agents.core.hub import ByteProgress
 from agents.jobs.manager import JobManager, progress_line
 from agents.tune.tuning import (
+    LOCAL_STORAGE,
     STORAGE_VARIABLE,
     TuningSettings,
     best_trial,
+    described_storage,
     finished_trials,
     open_storage,
     resolve_storage,
     rl_zoo_yaml,
     searched_hyperparameters,
-    shown_storage,
     train_form_hyperparameters,
 )
 
@@ -79,13 +81,13 @@ def start_tuning(
         study_name=study_name,
         seed=seed,
     )
-    return jobs.start_tuning(settings, progress)
+    return jobs.public_status(jobs.start_tuning(settings, progress))
 
 
 def cancel_tuning(jobs: JobManager, username: str | None = None, secret: str | None = None) -> dict[str, Any]:
     if not may_control_training(username, secret):
         raise AgentError(control_refusal())
-    return jobs.cancel()
+    return jobs.public_status(jobs.cancel())
 
 
 def is_tuning(status: dict[str, Any]) -> bool:
@@ -140,7 +142,7 @@ def status_markdown(status: dict[str, Any], study: optuna.Study | None = None) -
         where = f"{status['game']}: {trials_account(study, settings['n_trials'])}{_running_trial(status)}"
     lines = [
         f"**{status['status'].capitalize()}** · {where} · on {status.get('device', '?')}",
-        f"Study `{settings['study_name']}` on {settings['storage']}: {status['game']} from {start}, "
+        f"Study `{settings['study_name']}` in the {settings['storage']}: {status['game']} from {start}, "
         f"{settings['n_trials']} trials of {settings['n_timesteps']:,} steps, {settings['sampler'].upper()} "
         f"sampler, {settings['pruner']} pruner, {settings['n_eval_episodes']} "
         f"{'game' if settings['n_eval_episodes'] == 1 else 'games'} per evaluation.",
@@ -215,18 +217,29 @@ def study_plots(study: optuna.Study) -> dict[str, Figure | None]:
     }
 
 
+def export_path(folder: Path, study_name: str, suffix: str) -> Path:
+    """``<folder>/<study name>-<suffix>``, always inside ``folder``: a study read from a shared storage may
+    have any name (made elsewhere, or before names were checked), so every character but letters, digits,
+    ``-``, ``_`` and ``.`` becomes ``_``, leading dots are dropped, and the path is checked to stay inside."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", study_name)[:64].lstrip(".") or "study"
+    path = (folder / f"{stem}-{suffix}").resolve()
+    if path.parent != folder.resolve():
+        raise AgentError(f"The study {study_name!r} cannot be exported under that name.")
+    return path
+
+
 def export_csv(study: optuna.Study, folder: Path) -> Path:
     """The trials as the RL Zoo's report writes them (Optuna's ``trials_dataframe``), as CSV."""
-    path = Path(folder) / f"{study.study_name}-trials.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = export_path(folder, study.study_name, "trials.csv")
     study.trials_dataframe().to_csv(path, index=False)
     return path
 
 
 def export_yaml(study: optuna.Study, folder: Path) -> Path:
     """The best hyperparameters as an entry of the RL Zoo's ``hyperparams/dqn.yml``."""
-    path = Path(folder) / f"{study.study_name}-dqn.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = export_path(folder, study.study_name, "dqn.yml")
     path.write_text(rl_zoo_yaml(study))
     return path
 
@@ -261,15 +274,16 @@ def controls(status: dict[str, Any], username: str | None = None) -> dict[str, b
 
 def storage_note() -> str:
     """Where this machine's studies are kept, and how to share one with other machines."""
-    storage = shown_storage(resolve_storage(None, data_root()))
+    storage = described_storage(resolve_storage(None, data_root()))
     if os.getenv(STORAGE_VARIABLE):
         return (
-            f"Studies are kept in `{storage}` (`{STORAGE_VARIABLE}`): any machine given it works on the same studies."
+            f"Studies are kept in the {storage} that `{STORAGE_VARIABLE}` names: any machine given it works on the "
+            "same studies."
         )
     return (
-        f"Studies are kept in `{storage}`. To spread one over several machines, give them all one Optuna database "
-        f"URL (`{STORAGE_VARIABLE}` in a Space's secrets, or `--storage` for `python -m agents.tune`) and the same "
-        "study name."
+        f"Studies are kept in the {storage} (`tuning/{LOCAL_STORAGE}` in the data folder). To spread one over "
+        f"several machines, give them all one Optuna database URL (`{STORAGE_VARIABLE}` in a Space's secrets, or "
+        "`--storage` for `python -m agents.tune`) and the same study name."
     )
 
 
@@ -279,8 +293,9 @@ def finished_count(study: optuna.Study) -> int:
 
 
 def tune_status(jobs: JobManager) -> dict[str, Any]:
-    """The ``/tune_status`` answer: the job's status, every trial of its study and the best one."""
-    status = jobs.status()
+    """The ``/tune_status`` answer: the job's status (no server path in it), every trial of its study and the
+    best one."""
+    status = jobs.public_status()
     study = job_study(jobs) if is_tuning(status) else None
     if study is None:
         return status

@@ -60,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"an Optuna RDB URL or a journal file ending in .log (default: ${STORAGE_VARIABLE}, else "
         "<out>/tuning/optuna-journal.log)",
     )
-    parser.add_argument("--study-name", default=None, help="default: dqn-<EnvId>-<from>-<timesteps>-steps")
+    parser.add_argument(
+        "--study-name",
+        default=None,
+        help="letters, digits, -, _ and . (at most 64); default: dqn-<EnvId>-<from>-<timesteps>-steps",
+    )
     parser.add_argument("--seed", type=int, default=None, help="the sampler's seed (default: a random one)")
     parser.add_argument("--out", type=Path, default=None, help="the local storage's folder (default: the data folder)")
     return parser

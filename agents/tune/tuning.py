@@ -21,8 +21,11 @@ The command line, ``python -m agents.tune``, is :mod:`agents.tune`.
 
 import contextlib
 import io
+import json
 import os
+import re
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -34,7 +37,7 @@ import optuna
 import sqlalchemy.exc
 import yaml
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 from rl_zoo3 import hyperparams_opt
@@ -67,6 +70,7 @@ HEARTBEAT_S = 5
 GRACE_S = 20  # a trial whose worker has not beaten for this long is failed by the next worker to look
 CONNECT_TIMEOUT_S = 5
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # as the RL Zoo's --max-total-trials
+STUDY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a name, never a path: it names the exports' files
 STUDY_ATTRIBUTES = ("algo", "env_id", "start", "n_timesteps", "n_eval_episodes")
 SEARCHED = (
     "gamma",
@@ -111,6 +115,8 @@ class TuningSettings:
         object.__setattr__(self, "start", (self.start or "scratch").strip())
         if self.study_name is not None and not self.study_name.strip():
             object.__setattr__(self, "study_name", None)
+        if self.study_name is not None:
+            object.__setattr__(self, "study_name", check_study_name(self.study_name))
 
     def resolved_game(self) -> Game:
         """The game: the start agent's repo's when it names one (:func:`resolve_game`), else ``game`` or the default."""
@@ -137,6 +143,19 @@ class TuningSettings:
             "buffer_size": min(int(defaults["buffer_size"]), self.n_timesteps),
             "learning_starts": min(int(defaults["learning_starts"]), self.n_timesteps // 10),
         }
+
+
+def check_study_name(name: str) -> str:
+    """A study name as given (spaces around it dropped), or an AgentError: letters, digits, ``-``, ``_`` and
+    ``.``, at most 64 characters, and not only dots (the exports are files named after it)."""
+    name = str(name).strip()
+    if not STUDY_NAME.fullmatch(name) or not name.strip("."):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise AgentError(
+            f"The study name {shown!r} is not a name: use letters, digits, '-', '_' and '.', "
+            "at most 64 characters (for example breakout-dqn)."
+        )
+    return name
 
 
 # The storage.
@@ -166,11 +185,97 @@ def shown_storage(storage: str) -> str:
         return storage.split("@")[-1]
 
 
+def _journal_record(line: bytes) -> bool:
+    """Whether ``line`` is one whole record of an Optuna journal (a JSON object with an ``op_code``)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "op_code" in record
+
+
+def _repaired_line(line: bytes) -> tuple[bytes, bytes]:
+    """A journal line split into what is kept and what is set aside. A whole record is kept. A line
+    that is not one holds a record torn by a crash, with the next record glued on by the next writer
+    (Optuna appends to the file as it is): the last whole record it ends with is kept, the rest set aside."""
+    if _journal_record(line):
+        return line, b""
+    for start in reversed([match.start() for match in re.finditer(rb'\{"op_code"', line)]):
+        if start and _journal_record(line[start:]):
+            return line[start:], line[:start]
+    return b"", line
+
+
+def repair_journal(path: Path) -> Path | None:
+    """Mend a journal file that a crash mid-write tore, before Optuna reads it: its unfinished last record
+    (which no reader has taken: Optuna reads whole lines only) and any torn bytes a later record was glued
+    onto are moved to a file beside it, ``<name>.torn-<time>``, whose path is returned (None if the journal
+    was whole). Every whole record stays, in its order. Done under the journal's own lock, which a live
+    writer holds while it writes (Optuna breaks a dead writer's lock after its grace period)."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+        lines = data.split(b"\n")  # the last item: the bytes after the last newline (b"" when whole)
+        whole, tail = lines[:-1], lines[-1]
+        first_bad = next((n for n, line in enumerate(whole) if not _journal_record(line)), None)
+        if first_bad is None and not tail:
+            return None
+        kept, torn = [], []
+        for line in whole[first_bad:] if first_bad is not None else []:
+            keep, aside = _repaired_line(line)
+            if keep:
+                kept.append(keep + b"\n")
+            if aside:
+                torn.append(aside + b"\n")
+        if tail:
+            torn.append(tail)
+        aside = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        with open(aside, "wb") as file:
+            file.writelines(torn)
+            file.flush()
+            os.fsync(file.fileno())
+        good = sum(len(line) + 1 for line in (whole[:first_bad] if first_bad is not None else whole))
+        with open(path, "r+b") as file:  # the records before the first torn byte are left as they are
+            file.seek(good)
+            file.writelines(kept)
+            file.truncate()
+            file.flush()
+            os.fsync(file.fileno())
+    finally:
+        lock.release()
+    print(
+        f"The study journal {path.name} had {sum(map(len, torn)):,} bytes torn by a crash mid-write; they are set "
+        f"aside in {aside.name} beside it, and every whole record is kept.",
+        file=sys.stderr,
+    )
+    return aside
+
+
+def described_storage(storage: str) -> str:
+    """The storage as anyone may read it, saying no server path, password, user or host: ``local journal
+    file`` (another journal file: its name), or the database's kind and name."""
+    if is_journal(storage):
+        name = Path(storage).name
+        return "local journal file" if name == LOCAL_STORAGE else f"journal file {name}"
+    try:
+        url = sqlalchemy.make_url(storage)
+    except sqlalchemy.exc.ArgumentError:
+        return "a study database"
+    database = Path(url.database).name if url.database else ""
+    return f"{url.get_backend_name()} database {database}".strip()
+
+
 def open_storage(storage: str) -> BaseStorage:
     """The Optuna storage ``storage`` names, reached now: an unreachable or malformed URL fails here,
-    within seconds, with what to do."""
+    within seconds, with what to do. A journal file torn by a crash is mended first (:func:`repair_journal`)."""
     if is_journal(storage):
         Path(storage).parent.mkdir(parents=True, exist_ok=True)
+        repair_journal(Path(storage))
         return JournalStorage(JournalFileBackend(storage))
     what = (
         f"Cannot use the study storage {shown_storage(storage)!r}"
