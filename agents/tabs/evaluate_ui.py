@@ -7,7 +7,7 @@ from gradio.data_classes import FileData
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
 from agents.tabs.play import failure_markdown, page_repo_game
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
 parallel on this machine's cores and with no video, and its score is set beside the model card's and the
@@ -61,6 +61,7 @@ class EvaluateTab:
             )
             self.follower = RepoFollower(self.game, [repo], self.repo_note, page_repo_game)
 
+    @ends_with_request
     def evaluate_tab(self, game, repo_id, episodes, first_seed, epsilon, max_steps, progress=PROGRESS_BAR):
         """Score the agent over seeded games (the repo's game, if one is typed: the dropdown shows it); a failure
         is said where the summary goes."""
@@ -81,6 +82,7 @@ class EvaluateTab:
         }
 
 
+@ends_with_request
 @api_errors
 def evaluate_api(
     game: str = "",

@@ -20,7 +20,7 @@ from agents.tabs.play import (
     q_value_plot_data,
     summary_markdown,
 )
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 # Before a game: a narrow screen gets the panel below the game (readable text) and the video brought to
 # the top of the screen, again as it grows with the first segments; a wide one scrolls only if the
@@ -126,6 +126,7 @@ class PlayTab:
                 api_visibility="private",
             )
 
+    @ends_with_request
     def play(
         self, game, repo_id, seed, epsilon, max_steps, agent_view, looks, plot_view, stacked, progress=PROGRESS_BAR
     ):
@@ -167,6 +168,7 @@ class PlayTab:
         }
 
 
+@ends_with_request
 @api_errors
 def play_api(
     game: str = "",
