@@ -62,7 +62,7 @@ class CompareTab:
                     self.table = gr.Dataframe(label="Seed by seed", visible=False)
                     self.file = gr.File(label="Side-by-side video (MP4)", visible=False)
             button.click(
-                self.compare_tab,
+                ends_with_request(self.compare_tab),
                 [self.game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps],
                 [self.video, self.summary, self.plot, self.table, self.file, self.game, self.repo_note],
                 api_visibility="private",
@@ -76,7 +76,6 @@ class CompareTab:
                 (b_is_job,),
             )
 
-    @ends_with_request
     def compare_tab(
         self, game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps, progress=PROGRESS_BAR
     ):
@@ -102,7 +101,6 @@ class CompareTab:
             yield {self.summary: failure_markdown("Could not compare", error)}
 
 
-@ends_with_request
 @api_errors
 def compare_api(
     game: str = "",

@@ -54,14 +54,13 @@ class EvaluateTab:
                         self.results = gr.File(label="results.json (as the RL Zoo writes it)", visible=False)
                         self.csv = gr.File(label="Every game (CSV)", visible=False)
             button.click(
-                self.evaluate_tab,
+                ends_with_request(self.evaluate_tab),
                 [self.game, repo, episodes, first_seed, epsilon, max_steps],
                 [self.summary, self.histogram, self.table, self.results, self.csv, self.game, self.repo_note],
                 api_visibility="private",
             )
             self.follower = RepoFollower(self.game, [repo], self.repo_note, page_repo_game)
 
-    @ends_with_request
     def evaluate_tab(self, game, repo_id, episodes, first_seed, epsilon, max_steps, progress=PROGRESS_BAR):
         """Score the agent over seeded games (the repo's game, if one is typed: the dropdown shows it); a failure
         is said where the summary goes."""
@@ -82,7 +81,6 @@ class EvaluateTab:
         }
 
 
-@ends_with_request
 @api_errors
 def evaluate_api(
     game: str = "",

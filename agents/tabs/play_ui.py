@@ -109,7 +109,7 @@ class PlayTab:
                     x="timesteps", y="score", color="series", label="Evaluations during training", visible=False
                 )
             play_button.click(
-                self.play,
+                ends_with_request(self.play),
                 api_name="play_stream",
                 js=BEFORE_PLAY,
                 inputs=[self.game, repo_id, seed, epsilon, max_steps, agent_view, looks, self.plot_view, stacked],
@@ -126,7 +126,6 @@ class PlayTab:
                 api_visibility="private",
             )
 
-    @ends_with_request
     def play(
         self, game, repo_id, seed, epsilon, max_steps, agent_view, looks, plot_view, stacked, progress=PROGRESS_BAR
     ):
@@ -168,7 +167,6 @@ class PlayTab:
         }
 
 
-@ends_with_request
 @api_errors
 def play_api(
     game: str = "",
