@@ -14,7 +14,7 @@ from agents.tabs.evaluate_ui import EvaluateTab, evaluate_api
 from agents.tabs.play import KEEP_OUTPUTS_S
 from agents.tabs.play_ui import PlayTab, curves_api, play_api
 from agents.tabs.train_ui import TrainTab
-from agents.tabs.widgets import game_choices, game_dropdown_update
+from agents.tabs.widgets import ends_with_request, game_choices, game_dropdown_update
 from agents.train.training import training_device
 from agents.train.training_time import step_costs
 
@@ -52,10 +52,11 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     for tab in (play, evaluate, compare, train):
         tab.follower.after(page_load)  # a repo typed while the page loaded keeps its game
     train.after_load(page_load)
-    gr.api(play_api, api_name="play")
-    gr.api(evaluate_api, api_name="evaluate")
+    # The heavy endpoints' work (workers, ffmpeg) stops when their request ends: cancelled, closed or lost.
+    gr.api(ends_with_request(play_api), api_name="play")
+    gr.api(ends_with_request(evaluate_api), api_name="evaluate")
     gr.api(curves_api, api_name="curves")
-    gr.api(compare_api, api_name="compare")
+    gr.api(ends_with_request(compare_api), api_name="compare")
     train.register_api()
 
 # Gradio's login button checks the login with an endpoint of its own: internal, like the page's events.

@@ -671,3 +671,85 @@ def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url
     study = Client(training_app_url, verbose=False).predict(api_name="/tune_status")  # and through the API
     assert study["kind"] == "tune" and study["status"] == "finished" and len(study["trials"]) == 2
     assert study["best"]["value"] == max(trial["value"] for trial in study["trials"])
+
+
+def app_process(url: str) -> int:
+    """The pid of the app serving ``url``: the ``app.py`` whose environment names its port (read in /proc,
+    a source outside the app)."""
+    port = url.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if len(command) > 1 and command[1] == b"app.py":
+                if f"GRADIO_SERVER_PORT={port}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                    return int(entry.name)
+        except (OSError, ValueError):
+            continue
+    raise AssertionError(f"no app.py serves {url}")
+
+
+def request_processes(url: str) -> list[str]:
+    """The app's child processes that a request starts: evaluation workers and ffmpeg encoders."""
+    parent, found = str(app_process(url)), []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] != parent:
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, IndexError):
+            continue
+        if "agents.evaluate.worker" in command or "ffmpeg" in command:
+            found.append(command[:80])
+    return found
+
+
+def wait_for(condition, timeout: float, every: float = 0.1):
+    """``condition()``'s first true value within ``timeout`` seconds, else its last value."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(every)
+    return value
+
+
+def assert_stops_within_5_s(url: str, what: str) -> None:
+    ended = time.monotonic()
+    left = wait_for(lambda: not request_processes(url), 5.0) or request_processes(url)
+    assert left is True, f"{what}: still running {time.monotonic() - ended:.1f} s after the request ended: {left}"
+
+
+def test_a_cancelled_evaluation_stops_its_workers_at_once(app_url):
+    """At the caps (100 games of up to 100,000 steps), cancelled from gradio_client, twice: each request's
+    workers are gone within 5 s, and the app then answers a small evaluation as before."""
+    client = Client(app_url, verbose=False)
+    for _ in range(2):
+        job = client.submit(game="Breakout", episodes=100, max_steps=100_000, api_name="/evaluate")
+        started = wait_for(lambda: request_processes(app_url), 60)
+        assert started and all("agents.evaluate.worker" in command for command in started)
+        job.cancel()
+        assert_stops_within_5_s(app_url, "a cancelled /evaluate")
+    _, _, summary = client.predict(game="Breakout", episodes=2, max_steps=100, api_name="/evaluate")
+    assert summary["seeds"] == [0, 1] and not request_processes(app_url)
+
+
+def test_a_cancelled_comparison_stops_its_encoder_and_workers(app_url):
+    client = Client(app_url, verbose=False)
+    job = client.submit(game="Breakout", episodes=100, max_steps=100_000, api_name="/compare")
+    assert wait_for(lambda: any("ffmpeg" in command for command in request_processes(app_url)), 60)
+    time.sleep(1)  # well into the duel's video
+    job.cancel()
+    assert_stops_within_5_s(app_url, "a cancelled /compare")
+
+
+@pytest.mark.browser
+def test_browser_a_page_closed_during_evaluate_stops_its_workers(app_url, browser):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_role("combobox", name="Game").click()
+    page.get_by_role("option", name="Breakout · cached").click()
+    page.get_by_role("spinbutton", name="Games").fill("100")
+    page.get_by_role("spinbutton", name="Step cap per game").fill("100000")
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    assert wait_for(lambda: request_processes(app_url), 60)
+    page.close()
+    assert_stops_within_5_s(app_url, "Evaluate on a closed page")

@@ -2,8 +2,11 @@
 stock SB3 playing greedily on the RL Zoo's environment; the sentences beside the card say the right thing."""
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ from stable_baselines3 import DQN
 from agents.core.agent_files import offline_agent_files
 from agents.core.catalog import get_game
 from agents.core.errors import AgentError
+from agents.core.stopping import Stopped, stop_on
 from agents.evaluate.benchmark import PublishedScore, benchmark_score, card_score, verdict
 from agents.evaluate.evaluation import Evaluation, evaluate
 from agents.play.episode import play_to_folder
@@ -106,6 +110,39 @@ def test_the_report_the_page_shows(hf_cache):
     assert json.loads(report.results_json.read_text())["n_eval_episodes"] == 3
     assert report.games_csv.read_text().splitlines()[0] == "seed,score,steps,game_over"
     assert histogram_data(report.evaluation)["games"].sum() == 3
+
+
+def worker_children() -> list[int]:
+    """This process's evaluation workers, as /proc lists them."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
+                if b"agents.evaluate.worker" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def test_an_evaluation_whose_request_ended_stops_and_leaves_no_worker(shipped):
+    """The app's stop (set when a visitor cancels or leaves) ends an evaluation at the caps within a second,
+    its workers killed and reaped; with no stop set, the same call plays on (the other tests)."""
+    stop, seen = threading.Event(), []
+
+    def stop_once_both_started() -> None:
+        deadline = time.monotonic() + 30
+        while len(workers := worker_children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append((workers, time.monotonic()))
+        stop.set()
+
+    threading.Thread(target=stop_once_both_started, daemon=True).start()
+    with stop_on(stop), pytest.raises(Stopped):
+        evaluate(shipped, n_episodes=100, max_steps=100_000, workers=2)
+    workers, stop_time = seen[0]
+    assert len(workers) == 2 and worker_children() == []  # killed and reaped before evaluate returned
+    assert time.monotonic() - stop_time < 1
 
 
 def test_the_sentence_beside_a_published_score():

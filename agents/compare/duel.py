@@ -19,6 +19,7 @@ from agents.core.catalog import Game, env_game
 from agents.core.errors import AgentError
 from agents.core.repo_game import AgentGame, repo_game
 from agents.core.run_folder import RunFolder
+from agents.core.stopping import check_stop
 from agents.evaluate.evaluation import Evaluation, EvaluationProgress, evaluate
 from agents.play.episode import ATARI_FPS, segments_folder
 from agents.play.overlay import FONT, OverlayRenderer
@@ -232,6 +233,7 @@ def stream_duel(
             yield from encoder.new_segments()
             if all(side.over for side in sides):
                 break
+            check_stop()  # the request ended: ffmpeg is stopped below
             for side in sides:
                 side.advance()
         video = encoder.finish()

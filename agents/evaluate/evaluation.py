@@ -31,6 +31,7 @@ from agents.core.catalog import Game
 from agents.core.errors import AgentError
 from agents.core.hub import AgentFiles
 from agents.core.numbers import MAX_SEED, user_number
+from agents.core.stopping import check_stop
 
 if TYPE_CHECKING:  # only a type here: importing the loader (torch) would slow the command line's start
     from agents.core.agent import Agent
@@ -40,6 +41,7 @@ EVAL_MAX_STEPS = 27_000  # agent steps = 108,000 frames, the usual Atari limit
 MAX_EPISODES = 100
 SLOTS = 4  # games each worker keeps in play at once, their observations in one batch
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STOP_POLL_S = 0.2  # how often the evaluation looks whether its request has ended (agents.core.stopping)
 
 EvaluationProgress = Callable[[int, int, float], None]  # games finished, games in all, steps/s
 
@@ -206,7 +208,11 @@ def evaluate_files(
     steps, ended = 0, 0
     try:
         while ended < n_workers:
-            message = messages.get()
+            check_stop()  # the request ended: the workers are killed below
+            try:
+                message = messages.get(timeout=STOP_POLL_S)
+            except queue.Empty:
+                continue
             if "ended" in message:
                 ended += 1
                 if message["code"] != 0:
@@ -223,6 +229,8 @@ def evaluate_files(
         for process in processes:
             if process.poll() is None:
                 process.kill()
+        for process in processes:
+            process.wait()  # reaped at once: no worker outlives its evaluation
     return Evaluation(
         scores=[games[seed]["score"] for seed in seeds],
         seeds=seeds,

@@ -15,6 +15,7 @@ import torch
 from agents.core.agent import Agent
 from agents.core.errors import AgentError
 from agents.core.numbers import MAX_SEED, user_number
+from agents.core.stopping import check_stop
 from agents.play.overlay import Heat, OverlayRenderer
 from agents.play.rollout import Step, play_episode
 from agents.play.saliency import SaliencySettings, SaliencyTracker, map_seconds
@@ -202,6 +203,7 @@ def stream_episode(
                 )
                 render_thread = _RenderThread(renderer, encoder)
                 render_thread.start()
+            check_stop()  # the request ended: ffmpeg and the render thread are stopped below
             heat = _heat(tracker, step) if tracker else None
             render_thread.put((step, heat))
             name = agent.action_names[step.action]

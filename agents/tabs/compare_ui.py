@@ -8,7 +8,7 @@ from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.jobs.manager import JobManager
 from agents.tabs.compare import compare_once, compare_stream, last_job_run, page_arena_game
 from agents.tabs.play import failure_markdown
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 COMPARE_INTRO = """Two agents, the same game, the same seeds: both play the first seed side by side, then every
 seed, and the difference is taken seed by seed, with a 95% paired bootstrap interval. An agent is any Hub
@@ -68,7 +68,7 @@ class CompareTab:
             button_state = {"outputs": self.button, "queue": False, "show_progress": "hidden"}
             button_state["api_visibility"] = "private"
             self.button.click(lambda: gr.Button(RUNNING_LABEL, interactive=False), **button_state).then(
-                self.compare_tab,
+                ends_with_request(self.compare_tab),
                 [self.game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps],
                 [self.video, self.summary, self.plot, self.table, self.file, self.game, self.repo_note],
                 api_visibility="private",

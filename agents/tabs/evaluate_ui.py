@@ -7,7 +7,7 @@ from gradio.data_classes import FileData
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
 from agents.tabs.play import failure_markdown, page_repo_game
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
 parallel on this machine's cores and with no video, and its score is set beside the model card's and the
@@ -54,7 +54,7 @@ class EvaluateTab:
                         self.results = gr.File(label="results.json (as the RL Zoo writes it)", visible=False)
                         self.csv = gr.File(label="Every game (CSV)", visible=False)
             button.click(
-                self.evaluate_tab,
+                ends_with_request(self.evaluate_tab),
                 [self.game, repo, episodes, first_seed, epsilon, max_steps],
                 [self.summary, self.histogram, self.table, self.results, self.csv, self.game, self.repo_note],
                 api_visibility="private",

@@ -21,7 +21,7 @@ from agents.tabs.play import (
     q_value_plot_data,
     summary_markdown,
 )
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors
+from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 # Before a game: a narrow screen gets the panel below the game (readable text) and the video brought to
 # the top of the screen, again as it grows with the first segments; a wide one scrolls only if the
@@ -125,7 +125,7 @@ class PlayTab:
                     x="timesteps", y="score", color="series", label="Evaluations during training", visible=False
                 )
             play_button.click(
-                self.play,
+                ends_with_request(self.play),
                 api_name="play_stream",
                 js=BEFORE_PLAY,
                 inputs=[self.game, repo_id, seed, epsilon, max_steps, agent_view, looks, self.plot_view, stacked],

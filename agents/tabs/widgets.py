@@ -1,13 +1,21 @@
 """What every tab's Gradio code shares: the progress bar, the game choices, a game dropdown that follows
-the repo ids typed, and how an API endpoint answers with an :class:`~agents.core.errors.AgentError`'s message."""
+the repo ids typed, how an API endpoint answers with an :class:`~agents.core.errors.AgentError`'s message,
+and how a request's work ends with the request (:func:`ends_with_request`)."""
 
+import asyncio
 import functools
+import inspect
+import threading
+import time
 from collections.abc import Callable
 
+import anyio
 import gradio as gr
+from gradio.context import LocalContext
 
 from agents.core.agent_files import availability, first_playable
 from agents.core.errors import AgentError
+from agents.core.stopping import stop_on
 
 PROGRESS_BAR = gr.Progress(track_tqdm=True)
 
@@ -63,3 +71,99 @@ def api_errors(function):
             raise gr.Error(str(error), print_exception=False) from None
 
     return answer
+
+
+WATCH_S = 0.25  # how often a request's watcher looks whether its visitor is still there
+CLOSE_WAIT_S = 30.0  # how long a stopped generator is given to finish its step before it is closed
+
+
+def _visitor_gone(blocks, event_id: str | None) -> bool:
+    """Whether Gradio has marked the request's event as no longer wanted: its page or client closed the
+    stream (Gradio's ``Queue.clean_events`` sets ``alive = False``, and goes on running the function)."""
+    queue = getattr(blocks, "_queue", None)
+    for job in getattr(queue, "active_jobs", None) or ():
+        for event in job or ():
+            if event._id == event_id:
+                return not event.alive
+    return False
+
+
+async def _watch(stop: threading.Event, blocks, event_id: str | None) -> None:
+    while not stop.is_set():
+        if _visitor_gone(blocks, event_id):
+            stop.set()
+            return
+        await asyncio.sleep(WATCH_S)
+
+
+def _in_scope(stop: threading.Event, call: Callable, *args):
+    with stop_on(stop):
+        return call(*args)
+
+
+def _next_or_end(iterator):
+    try:
+        return True, next(iterator)
+    except StopIteration:
+        return False, None
+
+
+def _close_when_idle(generator) -> None:
+    """Close a generator whose step may still be running in an abandoned thread (it ends soon: it is stopped)."""
+    deadline = time.monotonic() + CLOSE_WAIT_S
+    while True:
+        try:
+            generator.close()
+            return
+        except ValueError:  # "generator already executing"
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+
+
+def ends_with_request(function):
+    """Run a heavy event or endpoint so that its work ends with its request, within a second.
+
+    Gradio runs a sync function (or each step of a sync generator) in a thread it cannot stop: ``/cancel``
+    (``gradio_client``'s ``job.cancel()``) cancels the asyncio task awaiting that thread, and a page or client
+    that closes its stream only marks the event as not alive; either way the thread goes on, and with it the
+    evaluation workers and ffmpeg it started. This wrapper is a coroutine (or an async generator) that runs
+    ``function`` in a thread with a stop of its own (:mod:`agents.core.stopping`), sets it when the task is
+    cancelled, when the visitor is gone, or when the run is over, and returns at once on cancel; the work
+    raises :class:`~agents.core.stopping.Stopped` at its next check, and its ``finally`` blocks kill its
+    processes. Gradio sees ``function``'s own signature (``functools.wraps``)."""
+    if inspect.isgeneratorfunction(function):
+
+        @functools.wraps(function)
+        async def stream(*args, **kwargs):
+            stop = threading.Event()
+            watcher = asyncio.create_task(_watch(stop, LocalContext.blocks.get(None), LocalContext.event_id.get(None)))
+            generator = function(*args, **kwargs)
+            try:
+                while True:
+                    more, item = await anyio.to_thread.run_sync(
+                        _in_scope, stop, _next_or_end, generator, abandon_on_cancel=True
+                    )
+                    if not more:
+                        return
+                    yield item
+            finally:
+                stop.set()
+                watcher.cancel()
+                threading.Thread(target=_close_when_idle, args=(generator,), daemon=True).start()
+
+        return stream
+
+    @functools.wraps(function)
+    async def call(*args, **kwargs):
+        stop = threading.Event()
+        watcher = asyncio.create_task(_watch(stop, LocalContext.blocks.get(None), LocalContext.event_id.get(None)))
+        try:
+            return await anyio.to_thread.run_sync(
+                _in_scope, stop, functools.partial(function, *args, **kwargs), abandon_on_cancel=True
+            )
+        finally:
+            stop.set()
+            watcher.cancel()
+
+    return call
