@@ -600,7 +600,7 @@ def test_browser_tune_as_a_newcomer_meets_it(training_app_url, browser, viewport
     page.get_by_role("tab", name="Tune").click()
     seed = page.get_by_role("spinbutton", name="Sampler seed")
     expect(page.get_by_text("empty: a random one")).to_be_visible()
-    page.wait_for_timeout(3_000)  # the page load has filled the form
+    expect(page.get_by_role("button", name="Start tuning")).to_be_enabled(timeout=30_000)  # the load filled the form
     expect(seed).to_have_value("")
     use_best = page.get_by_role("button", name="Train with the best parameters")
     export = page.get_by_role("button", name="Export the study")
@@ -647,6 +647,8 @@ def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url
     page.goto(training_app_url)
     page.get_by_role("tab", name="Train").first.click()
     page.get_by_role("tab", name="Tune").click()
+    expect(page.get_by_role("button", name="Start tuning")).to_be_enabled(timeout=30_000)  # the load filled the form
+    page.get_by_role("textbox", name="Study name").fill("best-of-two")  # not the last test's study, which it shows
     page.get_by_role("spinbutton", name="Trials").fill("2")
     page.get_by_role("spinbutton", name="Steps per trial").fill("1000")
     page.get_by_role("spinbutton", name="Evaluation games per report").fill("1")
@@ -733,7 +735,8 @@ def test_a_cancelled_evaluation_stops_its_workers_at_once(app_url):
 
 def test_a_cancelled_comparison_stops_its_encoder_and_workers(app_url):
     client = Client(app_url, verbose=False)
-    job = client.submit(game="Breakout", episodes=100, max_steps=100_000, api_name="/compare")
+    qrdqn = "tester/qrdqn-SpaceInvadersNoFrameskip-v4"  # two different agents: the same one twice is refused
+    job = client.submit(game="SpaceInvaders", b=qrdqn, episodes=100, max_steps=100_000, api_name="/compare")
     assert wait_for(lambda: any("ffmpeg" in command for command in request_processes(app_url)), 60)
     time.sleep(1)  # well into the duel's video
     job.cancel()

@@ -152,7 +152,8 @@ class TrainTab:
             )
             self.push_button.click(self.push_job, None, push_result, api_visibility="private")
             # Status reads are cheap file reads: every open page's poll runs at once, none waits behind another.
-            poll = gr.Timer(2)
+            # The poll, which enables the Start buttons, begins once the page load has filled the forms.
+            self.poll = poll = gr.Timer(2, active=False)
             for show, state, outputs in (
                 (self.show_job, self.shown_replay, self.job_outputs),
                 (self.tune.show_tuning, self.tune.shown_trials, self.tune.outputs),
@@ -186,7 +187,11 @@ class TrainTab:
         return updates | self.tune.on_load(status, games) | self.show_job(None, token, profile)
 
     def after_load(self, load_event) -> None:
-        """Once the page is loaded: what the run on the form will take here (timed on this machine)."""
+        """Once the page is loaded: the status poll starts, and what the run on the form will take here (timed
+        on this machine)."""
+        load_event.then(
+            lambda: gr.Timer(active=True), None, self.poll, api_visibility="private", show_progress="hidden"
+        )
         load_event.then(
             self.plan_of_form,
             [self.start, *self.field_list],
