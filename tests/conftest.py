@@ -17,6 +17,9 @@ CACHE = Path(tempfile.mkdtemp(prefix="arena-hf-cache-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(CACHE)
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two test processes on two cores: torch's two threads each would take turns spinning on one core.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 

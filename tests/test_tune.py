@@ -218,6 +218,7 @@ def cli_study(tmp_path_factory) -> tuple[Path, dict]:
     return out, json.loads(run.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a real two-trial study: about 30 s
 def test_the_command_line_runs_a_study_and_sums_it_up(cli_study):
     out, summary = cli_study
     study = load_study(summary["study"], str(out / "tuning" / "optuna-journal.log"))
@@ -236,6 +237,7 @@ def test_the_command_line_runs_a_study_and_sums_it_up(cli_study):
     assert trials_table(study)["state"].tolist() == ["complete", "complete"]
 
 
+@pytest.mark.slow  # a real two-trial study: about 30 s
 def test_the_csv_export_is_what_the_storage_holds(cli_study, tmp_path):
     out, summary = cli_study
     storage = optuna.storages.JournalStorage(
@@ -255,6 +257,7 @@ def storage_path(out: Path) -> str:
     return str(out / "tuning" / "optuna-journal.log")
 
 
+@pytest.mark.slow  # a real two-trial study: about 30 s
 def test_the_yaml_export_is_an_rl_zoo_entry_of_the_best_trial(cli_study, tmp_path):
     out, summary = cli_study
     path = export_yaml(load_study(summary["study"], storage_path(out)), tmp_path)
@@ -280,6 +283,7 @@ def test_the_yaml_export_is_an_rl_zoo_entry_of_the_best_trial(cli_study, tmp_pat
     model.env.close()
 
 
+@pytest.mark.slow  # a real two-trial study: about 30 s
 def test_the_best_trial_fills_the_train_form(cli_study):
     out, summary = cli_study
     values = best_train_hyperparameters(load_study(summary["study"], storage_path(out)))
