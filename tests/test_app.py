@@ -212,6 +212,33 @@ def test_browser_the_game_follows_the_repo_id_typed(app_url, hf_cache, page):
         Client(app_url, verbose=False).predict(game="Breakout", repo_id="student/my-pong-agent", api_name="/play")
 
 
+# On the page, in CSS pixels: the bottom of the last row of the current frame that is not the panel's
+# background (read from the decoded frame drawn in a canvas), and the top of the video player's control bar.
+LAST_DRAWN_ROW_AND_CONTROLS = """() => {
+    const video = document.querySelector('#gameplay video');
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(video, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let last = 0;
+    for (let y = 0; y < canvas.height; y++) {
+        for (let x = 0; x < canvas.width; x++) {
+            const i = (y * canvas.width + x) * 4;
+            if (Math.abs(pixels[i] - 18) + Math.abs(pixels[i + 1] - 18) + Math.abs(pixels[i + 2] - 28) > 60) {
+                last = y;
+                break;
+            }
+        }
+    }
+    const box = video.getBoundingClientRect();
+    const scale = Math.min(box.width / canvas.width, box.height / canvas.height);
+    const top = box.top + (box.height - canvas.height * scale) / 2;
+    return [top + (last + 1) * scale, document.querySelector('#gameplay .controls').getBoundingClientRect().top];
+}"""
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browser, viewport, tmp_path):
@@ -236,6 +263,9 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     expect(video).to_be_in_viewport(ratio=0.9)
     # On a phone the panel is drawn below the game, so its text keeps a readable size.
     assert page.evaluate("() => document.querySelector('#gameplay video').videoWidth") == (692 if width > 700 else 336)
+    if width < 700:  # the player's control bar lies over the frame's bottom: the panel's last row is above it
+        drawn_bottom, controls_top = page.evaluate(LAST_DRAWN_ROW_AND_CONTROLS)
+        assert controls_top > 0 and drawn_bottom <= controls_top, (drawn_bottom, controls_top)
     expect(page.get_by_text("played by the Arena's offline agent")).to_be_visible(timeout=60_000)
     screenshot(page, tmp_path, f"play-{width}.png")
 

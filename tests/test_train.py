@@ -22,8 +22,10 @@ from agents.core.hub import fetch_agent_files
 from agents.core.run_folder import RunFolder
 from agents.jobs.manager import JobManager
 from agents.tabs.train import plan_note, start_training, training_curve
+from agents.train import training_time
 from agents.train.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
 from agents.train.training import TrainingSettings, train
+from agents.train.training_time import StepCosts
 from tests import hub_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -363,3 +365,22 @@ def test_fine_tuning_starts_from_the_shipped_agent_when_the_hub_is_out_of_reach(
     for name, value in shipped.items():
         if name.startswith("q_net."):  # no gradient step before learning_starts: the weights are the shipped ones
             torch.testing.assert_close(trained[name], value)
+
+
+def test_the_estimate_times_the_machine_again_once_its_last_timing_is_old(monkeypatch):
+    """Timed once at start-up and kept, the estimate followed whatever load the machine had then (off
+    tenfold): a timing older than ``MEASUREMENT_KEPT_S`` is redone when an estimate is next needed."""
+    timings = []
+
+    def timed(device: str) -> StepCosts:
+        timings.append(device)
+        return StepCosts(float(len(timings)), 1.0, 1.0, device)
+
+    monkeypatch.setattr(training_time, "measure_step_costs", timed)
+    monkeypatch.setattr(training_time, "_measured", {})
+    assert training_time.step_costs("cpu", wait=False) is None  # a page poll never waits for a timing
+    first = training_time.step_costs("cpu")
+    assert training_time.step_costs("cpu") is first and training_time.step_costs("cpu", wait=False) is first
+    monkeypatch.setattr(training_time, "MEASUREMENT_KEPT_S", 0.0)
+    assert training_time.step_costs("cpu", wait=False) is first
+    assert training_time.step_costs("cpu").random_step == 2.0 and timings == ["cpu", "cpu"]

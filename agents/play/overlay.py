@@ -24,6 +24,9 @@ SCALE = 2
 PANEL_WIDTH = 372
 STACKED_MARGIN = 8  # each side of the game when the panel is below it: 336 px, four 84 px agent frames
 STACKED_ROW_HEIGHT = 26
+# A phone's video player (Gradio's, or the phone's own for the MP4) lays its control bar over the bottom of
+# the frame while it plays: a stacked frame ends with this much empty band, so the bars stay in sight.
+STACKED_CONTROLS_BAND = 56
 VIEW_HEIGHT = 112
 TRACE_LENGTH = 240
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -67,6 +70,7 @@ class OverlayRenderer:
             self.row_height = int(min(32, (panel_bottom - self.bars_top - 6) / len(action_names)))
         self.view_top = max(self.game_height, panel_bottom) + 24
         content_height = self.view_top - 24 + (VIEW_HEIGHT if agent_view else 0)
+        content_height += STACKED_CONTROLS_BAND if stacked else 0
         self.height = content_height + content_height % 2
         self.background = self._draw_background()
         self.canvas = np.empty_like(self.background)

@@ -123,19 +123,23 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-_measured: dict[str, StepCosts] = {}
+MEASUREMENT_KEPT_S = 600.0  # then measured again when next needed: the machine's load changes
+_measured: dict[str, tuple[StepCosts, float]] = {}  # device: (costs, when measured)
 _measuring = threading.Lock()
 
 
 def step_costs(device: str, wait: bool = True) -> StepCosts | None:
-    """This machine's step costs on ``device``, measured on first use and kept for the process; with
-    ``wait`` False, None while they are not measured yet."""
-    if not wait:
-        return _measured.get(device)
+    """This machine's step costs on ``device``, measured when first needed and again when needed once
+    the last measurement is older than ``MEASUREMENT_KEPT_S`` (the load it met may be gone, or new);
+    with ``wait`` False, the last measurement, or None before the first."""
+    kept = _measured.get(device)
+    if not wait or (kept is not None and time.monotonic() - kept[1] < MEASUREMENT_KEPT_S):
+        return kept[0] if kept is not None else None
     with _measuring:
-        if device not in _measured:
-            _measured[device] = measure_step_costs(device)
-        return _measured[device]
+        kept = _measured.get(device)
+        if kept is None or time.monotonic() - kept[1] >= MEASUREMENT_KEPT_S:
+            kept = _measured[device] = (measure_step_costs(device), time.monotonic())
+        return kept[0]
 
 
 def format_duration(seconds: float) -> str:
