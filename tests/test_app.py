@@ -6,12 +6,14 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
 from playwright.sync_api import expect
 
 from tests import hub_cache
@@ -720,11 +722,11 @@ def assert_stops_within_5_s(url: str, what: str) -> None:
 
 
 def test_a_cancelled_evaluation_stops_its_workers_at_once(app_url):
-    """At the caps (100 games of up to 100,000 steps), cancelled from gradio_client, twice: each request's
+    """At the Space's budget (6 games of up to 100,000 steps), cancelled from gradio_client, twice: each request's
     workers are gone within 5 s, and the app then answers a small evaluation as before."""
     client = Client(app_url, verbose=False)
     for _ in range(2):
-        job = client.submit(game="Breakout", episodes=100, max_steps=100_000, api_name="/evaluate")
+        job = client.submit(game="Breakout", episodes=6, max_steps=100_000, api_name="/evaluate")
         started = wait_for(lambda: request_processes(app_url), 60)
         assert started and all("agents.evaluate.worker" in command for command in started)
         job.cancel()
@@ -736,7 +738,7 @@ def test_a_cancelled_evaluation_stops_its_workers_at_once(app_url):
 def test_a_cancelled_comparison_stops_its_encoder_and_workers(app_url):
     client = Client(app_url, verbose=False)
     qrdqn = "tester/qrdqn-SpaceInvadersNoFrameskip-v4"  # two different agents: the same one twice is refused
-    job = client.submit(game="SpaceInvaders", b=qrdqn, episodes=100, max_steps=100_000, api_name="/compare")
+    job = client.submit(game="SpaceInvaders", b=qrdqn, episodes=2, max_steps=100_000, api_name="/compare")
     assert wait_for(lambda: any("ffmpeg" in command for command in request_processes(app_url)), 60)
     time.sleep(1)  # well into the duel's video
     job.cancel()
@@ -750,9 +752,39 @@ def test_browser_a_page_closed_during_evaluate_stops_its_workers(app_url, browse
     page.get_by_role("tab", name="Evaluate").click()
     page.get_by_role("combobox", name="Game").click()
     page.get_by_role("option", name="Breakout · cached").click()
-    page.get_by_role("spinbutton", name="Games").fill("100")
+    page.get_by_role("spinbutton", name="Games").fill("6")  # the Space's budget: 600,000 steps
     page.get_by_role("spinbutton", name="Step cap per game").fill("100000")
     page.get_by_role("button", name="Evaluate", exact=True).click()
     assert wait_for(lambda: request_processes(app_url), 60)
     page.close()
     assert_stops_within_5_s(app_url, "Evaluate on a closed page")
+
+
+def test_on_a_space_heavy_requests_have_a_stated_budget_and_take_turns(client, app_url):
+    """Over the budget: refused with it in the message, the form saying it beforehand. An evaluation and a
+    comparison from two visitors at once take turns (they share the queue's batch lane): the comparison is told its
+    place and starts only once the evaluation is done."""
+    with pytest.raises(AppError, match=r"10,000,000 agent steps .*at most 600,000\. At this step cap at most 6 games"):
+        client.predict(game="Breakout", episodes=100, max_steps=100_000, api_name="/evaluate")
+    config = json.loads(urllib.request.urlopen(f"{app_url}/config", timeout=30).read())
+    infos = {component["props"].get("info") for component in config["components"]}
+    assert "On this Space, games × step cap may be at most 600,000 agent steps." in infos
+    evaluation = Client(app_url, verbose=False).submit(game="Breakout", episodes=2, max_steps=800, api_name="/evaluate")
+    wait_for(lambda: evaluation.status().code == Status.PROCESSING, 30, every=0.02)
+    qrdqn = "tester/qrdqn-SpaceInvadersNoFrameskip-v4"
+    comparison = Client(app_url, verbose=False).submit(
+        game="SpaceInvaders", b=qrdqn, episodes=1, max_steps=200, api_name="/compare"
+    )
+    places, evaluation_done, comparison_started = [], None, None
+    while not comparison.done():
+        status = comparison.status()
+        if status.code == Status.IN_QUEUE and status.rank is not None:
+            places.append(status.rank)
+        if evaluation_done is None and evaluation.done():
+            evaluation_done = time.monotonic()
+        if comparison_started is None and status.code in (Status.PROCESSING, Status.ITERATING, Status.PROGRESS):
+            comparison_started = time.monotonic()
+        time.sleep(0.02)
+    assert evaluation.result()[2]["seeds"] == [0, 1] and comparison.result()
+    assert places, "the waiting visitor was not told their place in the queue"
+    assert evaluation_done is not None and comparison_started >= evaluation_done - 0.5, "they ran at once"

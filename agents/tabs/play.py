@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from agents.core.agent import Agent, load_agent
+from agents.core.budget import check_play_cost
 from agents.core.errors import AgentError
 from agents.core.hub import bar_progress, revision_note
 from agents.core.repo_game import page_game, repo_claims
@@ -192,6 +193,7 @@ def play_stream(
 ) -> Iterator[tuple[Path | None, EpisodeResult | None]]:
     """Yields ``(segment, None)`` for each video segment as it is encoded, then ``(None, result)``."""
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
+    check_play_cost(max_steps, saliency)
     agent = load_with_progress(game, repo_id, progress)
     folder = new_output_folder()
     try:
