@@ -788,3 +788,92 @@ def test_on_a_space_heavy_requests_have_a_stated_budget_and_take_turns(client, a
     assert evaluation.result()[2]["seeds"] == [0, 1] and comparison.result()
     assert places, "the waiting visitor was not told their place in the queue"
     assert evaluation_done is not None and comparison_started >= evaluation_done - 0.5, "they ran at once"
+
+
+def call_event(url: str, dependency: dict, data: list) -> dict:
+    """Call one registered event by its ``fn_index`` as the page does, with a session of its own and no login:
+    through the queue (``/queue/join``, then the answer on ``/queue/data``), or ``/run/predict`` if unqueued.
+    Returns the answer: ``{"success": ..., "output": {"data": [...]}}`` or an error."""
+    session = f"probe{dependency['id']}x{time.monotonic_ns()}"
+    body = {"data": data, "fn_index": dependency["id"], "session_hash": session, "event_data": None}
+    body["trigger_id"] = dependency["targets"][0][0] if dependency["targets"] else None
+    post = urllib.request.Request(
+        f"{url}/gradio_api/{'queue/join' if dependency.get('queue') is not False else 'run/predict'}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        answer = json.loads(urllib.request.urlopen(post, timeout=60).read())
+    except urllib.error.HTTPError as error:
+        return {"success": False, "output": {"error": error.read().decode()[:500]}}
+    if dependency.get("queue") is False:
+        return {"success": True, "output": answer}
+    with urllib.request.urlopen(f"{url}/gradio_api/queue/data?session_hash={session}", timeout=120) as stream:
+        for line in stream:
+            if line.startswith(b"data: "):
+                message = json.loads(line[6:])
+                if message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError(f"no answer from fn_index {dependency['id']}")
+
+
+OWNER_ONLY = {  # (tab, button) -> what the anonymous visitor must be told
+    ("Train", "Start training"): "Only the owner of this Space may start or cancel training",
+    ("Train", "Cancel"): "Only the owner of this Space may start or cancel training",
+    ("Train", "Push to the Hub as <you>/dqn-<EnvId>"): "Log in with Hugging Face (above) to push",
+    ("Tune", "Start tuning"): "Only the owner of this Space may start or cancel training",
+    ("Tune", "Cancel"): "Only the owner of this Space may start or cancel training",
+    ("Tune", "Export the study"): "Only the owner of this Space may export the study",
+}
+
+
+def test_every_event_called_by_fn_index_by_an_anonymous_visitor_on_a_space_is_gated(space_training_app_url):
+    """Each registered event, by its fn_index as the page calls it, with the page's own values (games and step
+    caps made small): the owner-only ones (start, cancel, push, export of Train and Tune) refuse with the reason,
+    and afterwards no job runs and nothing was exported (read from the app's data folder)."""
+    url = space_training_app_url
+    config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=30).read())
+    components = {component["id"]: component for component in config["components"]}
+    small = {"Games": 1, "Seeds": 1, "Step cap": 10, "Step cap per game": 10}
+
+    def value(component_id: int):
+        props = components[component_id].get("props", {})
+        return small.get(props.get("label"), props.get("value"))
+
+    def tab_of(component_id: int) -> str:
+        """The tab a button sits in: the nearest tab above it in the layout."""
+        parents = {}
+
+        def walk(node: dict, tab: str) -> None:
+            props = components.get(node["id"], {}).get("props", {})
+            here = props.get("label", tab) if components.get(node["id"], {}).get("type") == "tabitem" else tab
+            parents[node["id"]] = here
+            for child in node.get("children", []):
+                walk(child, here)
+
+        walk(config["layout"], "")
+        return parents.get(component_id, "")
+
+    refused, called = set(), 0
+    for dependency in config["dependencies"]:
+        if not dependency.get("backend_fn"):
+            continue
+        answer = call_event(url, dependency, [value(component) for component in dependency["inputs"]])
+        called += 1
+        trigger = dependency["targets"][0][0] if dependency["targets"] else None
+        button = components.get(trigger, {})
+        key = (tab_of(trigger), button.get("props", {}).get("value")) if button.get("type") == "button" else None
+        if key in OWNER_ONLY:
+            said = json.dumps(answer.get("output"))
+            assert OWNER_ONLY[key] in said, f"{key} (fn_index {dependency['id']}) did not refuse: {said[:400]}"
+            refused.add(key)
+    missing = set(OWNER_ONLY) - refused
+    assert not missing, f"owner-only events not found among the {called} called: {missing}"
+    status = Client(url, verbose=False).predict(api_name="/train_status")
+    assert status["status"] == "none", status
+    data = next(
+        entry.split(b"=", 1)[1].decode()
+        for entry in (Path("/proc") / str(app_process(url)) / "environ").read_bytes().split(b"\0")
+        if entry.startswith(b"ARENA_DATA_DIR=")
+    )
+    assert not list(Path(data).rglob("*trials*.csv")) and not list(Path(data).rglob("*.yml"))

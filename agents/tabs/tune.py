@@ -18,6 +18,7 @@ from agents.core.data_root import data_root
 from agents.core.errors import AgentError
 from agents.core.hub import ByteProgress
 from agents.jobs.manager import JobManager, progress_line
+from agents.tabs.play import new_output_folder
 from agents.tune.tuning import (
     LOCAL_STORAGE,
     STORAGE_VARIABLE,
@@ -88,6 +89,18 @@ def cancel_tuning(jobs: JobManager, username: str | None = None, secret: str | N
     if not may_control_training(username, secret):
         raise AgentError(control_refusal())
     return jobs.public_status(jobs.cancel())
+
+
+def export_tuning_study(jobs: JobManager, username: str | None, secret: str | None) -> tuple[Path, Path]:
+    """The study's trials (CSV) and its best trial as an RL Zoo entry (YAML), in a fresh output folder; like
+    start and cancel, only for someone who may control training."""
+    if not may_control_training(username, secret):
+        raise AgentError(control_refusal("export the study"))
+    study = job_study(jobs)
+    if study is None or best_trial(study) is None:
+        raise AgentError("There is no tuning study with a finished trial to export yet: tune first (Start tuning).")
+    folder = new_output_folder()
+    return export_csv(study, folder), export_yaml(study, folder)
 
 
 def is_tuning(status: dict[str, Any]) -> bool:
