@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
+import sqlalchemy
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 from plotly.graph_objects import Figure
@@ -118,7 +119,18 @@ def job_study(jobs: JobManager) -> optuna.Study | None:
     record = jobs.current()
     if record is None or record.kind != "tune":
         return None
-    return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(record.settings["storage"]))
+    storage = record.settings["storage"]
+    try:
+        return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(storage))
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as error:
+        # Optuna words a lost database as "invalid data in the commit": the driver's reason says what it is.
+        cause = error.__cause__ or error
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        raise AgentError(
+            f"The study's storage ({described_storage(storage)}) cannot be read now: {reason}. Its database server "
+            "may be down: start it again (the page reads the study again at its next poll), or check "
+            f"{STORAGE_VARIABLE}."
+        ) from None
 
 
 def trials_account(study: optuna.Study, n_trials: int) -> str:
