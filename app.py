@@ -63,7 +63,7 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     # Heavy requests share bounded lanes of the queue (agents.tabs.widgets), each with its tab's button.
     gr.api(ends_with_request(play_api), api_name="play", **PLAY_LANE)
     gr.api(ends_with_request(evaluate_api), api_name="evaluate", **BATCH_LANE)
-    gr.api(curves_api, api_name="curves")
+    gr.api(ends_with_request(curves_api), api_name="curves")
     gr.api(ends_with_request(compare_api), api_name="compare", **BATCH_LANE)
     train.register_api()
 

@@ -29,6 +29,7 @@ from agents.core.hub import (
     revision_note,
     size_cap,
 )
+from agents.core.stopping import Stopped, stop_on
 from agents.curves.agent_curves import HUB_METRICS, repo_curves
 from agents.play.episode import play_to_folder
 from agents.tabs.play import load_with_progress
@@ -293,3 +294,21 @@ def test_the_cache_keeps_its_budget_giving_back_the_least_recently_used_repo(hub
     hub_module._handed_out[repos["c"]] -= 7200
     fetch_agent_files(repos["d"], PONG)
     assert set(cache_view(cache)) == {repos["a"], repos["d"]}, "the repo in use, or the new one, was given back"
+
+
+def test_a_download_whose_request_ended_stops_at_once_and_leaves_nothing(hub, pong_repo, tmp_path):
+    """The visitor cancels or closes the page while the model comes (the app sets the request's stop): the
+    download stops at its next chunk, not at the deadline, and nothing of it stays."""
+    hub.add_repo(REPO, {**pong_repo, ZIP: Generated(60 * 2**20, pause_s=0.02)})  # 1.2 s of stream at least
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with stop_on(stop), pytest.raises(Stopped):
+        fetch_agent_files(REPO, PONG)
+    assert time.monotonic() - started < 1.0
+    time.sleep(0.5)  # the client's 10 MiB chunk, then its look at the stop
+    sent = hub.generated_bytes_sent
+    time.sleep(0.5)
+    assert hub.generated_bytes_sent == sent < 60 * 2**20, "the download went on after its request ended"
+    assert ZIP not in cache_view(tmp_path / "hf-cache").get(REPO, set())
+    assert not list((tmp_path / "hf-cache").glob("models--*/blobs/*.incomplete"))

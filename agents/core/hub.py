@@ -67,6 +67,7 @@ from huggingface_hub.utils import validate_repo_id
 
 from agents.core.errors import AgentError
 from agents.core.numbers import user_number
+from agents.core.stopping import Stopped, check_stop
 
 ALGOS = ("dqn", "qrdqn")
 OTHER_FILES = ("config.yml", "env_kwargs.yml", "results.json")
@@ -443,6 +444,7 @@ def _download_agent_files(
     if progress is not None:
         progress(*reported)
     while waiting and time.monotonic() < deadline:
+        check_stop()  # the visitor left: the downloads stop with this request (``finally`` above)
         # Progress is reported from this (the caller's) thread: Gradio's progress bar only hears its own.
         timeout = min(PROGRESS_EVERY_S, max(0.0, deadline - time.monotonic()))
         done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_EXCEPTION)
@@ -568,21 +570,35 @@ def fetch_extra_file(repo_id: str, filename: str, revision: str | None = None) -
     stop = threading.Event()
     with _downloads_of(repo_id):
         try:
-            fetched = _in_thread(_fetch, repo_id, filename, revision, None, stop).result(timeout=DOWNLOAD_DEADLINE_S)
+            fetched = _wait_for(_in_thread(_fetch, repo_id, filename, revision, None, stop), DOWNLOAD_DEADLINE_S)
         except FutureTimeout:
             raise HubTooSlow(
                 f"The Hub is too slow right now: {repo_id}'s {filename} did not arrive within {DOWNLOAD_DEADLINE_S} s. "
                 "Try again in a moment: the part that arrived was deleted."
             ) from None
+        except Stopped:
+            raise
         except Exception as error:
             raise hub_error(repo_id, error) from None
         finally:
-            stop.set()  # a download that outlived its deadline stops at its next chunk
+            stop.set()  # a download that outlived its deadline or its request stops at its next chunk
     if not isinstance(fetched, Path):
         return None
     _mark_used(repo_id, fetched)
     trim_cache(keep=repo_id)
     return fetched
+
+
+def _wait_for(future: Future, timeout_s: float) -> Any:
+    """``future``'s result within ``timeout_s``, looking every ``PROGRESS_EVERY_S`` whether the request ended."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        check_stop()
+        try:
+            return future.result(timeout=min(PROGRESS_EVERY_S, max(0.0, deadline - time.monotonic())))
+        except FutureTimeout:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _list_files(repo_id: str) -> list[str]:
@@ -597,12 +613,14 @@ def hub_file_names(repo_id: str) -> list[str]:
     if not hub_reachable():
         raise not_cached(repo_id)
     try:
-        return _in_thread(_list_files, repo_id).result(timeout=ETAG_TIMEOUT_S)
+        return _wait_for(_in_thread(_list_files, repo_id), ETAG_TIMEOUT_S)
     except FutureTimeout:
         raise HubTooSlow(
             f"The Hub is too slow right now: it did not list {repo_id}'s files within {ETAG_TIMEOUT_S} s. "
             "Try again in a moment."
         ) from None
+    except Stopped:
+        raise
     except Exception as error:
         raise hub_error(repo_id, error) from None
 
