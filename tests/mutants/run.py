@@ -211,6 +211,14 @@ MUTANTS = [
         "",
         "tests/test_budget.py::test_an_evaluation_over_the_budget_is_refused_before_any_work",
     ),
+    Mutant(
+        "download outlives its request",
+        "a visitor who left still fills the Space's disk and network with their download",
+        "agents/core/hub.py",
+        "        check_stop()  # the visitor left: the downloads stop with this request (``finally`` above)\n",
+        "",
+        "tests/test_online.py::test_a_download_whose_request_ended_stops_at_once_and_leaves_nothing",
+    ),
 ]
 
 
