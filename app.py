@@ -14,7 +14,14 @@ from agents.tabs.evaluate_ui import EvaluateTab, evaluate_api
 from agents.tabs.play import KEEP_OUTPUTS_S
 from agents.tabs.play_ui import PlayTab, curves_api, play_api
 from agents.tabs.train_ui import TrainTab
-from agents.tabs.widgets import ends_with_request, game_choices, game_dropdown_update
+from agents.tabs.widgets import (
+    BATCH_LANE,
+    PLAY_LANE,
+    QUEUE_SIZE,
+    ends_with_request,
+    game_choices,
+    game_dropdown_update,
+)
 from agents.train.training import training_device
 from agents.train.training_time import step_costs
 
@@ -53,10 +60,11 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
         tab.follower.after(page_load)  # a repo typed while the page loaded keeps its game
     train.after_load(page_load)
     # The heavy endpoints' work (workers, ffmpeg) stops when their request ends: cancelled, closed or lost.
-    gr.api(ends_with_request(play_api), api_name="play")
-    gr.api(ends_with_request(evaluate_api), api_name="evaluate")
-    gr.api(curves_api, api_name="curves")
-    gr.api(ends_with_request(compare_api), api_name="compare")
+    # Heavy requests share bounded lanes of the queue (agents.tabs.widgets), each with its tab's button.
+    gr.api(ends_with_request(play_api), api_name="play", **PLAY_LANE)
+    gr.api(ends_with_request(evaluate_api), api_name="evaluate", **BATCH_LANE)
+    gr.api(ends_with_request(curves_api), api_name="curves")
+    gr.api(ends_with_request(compare_api), api_name="compare", **BATCH_LANE)
     train.register_api()
 
 # Gradio's login button checks the login with an endpoint of its own: internal, like the page's events.
@@ -68,7 +76,7 @@ if __name__ == "__main__":
     print("Starting the web server…", flush=True)
     # As on Spaces: all interfaces, port 7860, requests queued (the environment may override both).
     host, port = os.getenv("GRADIO_SERVER_NAME", "0.0.0.0"), int(os.getenv("GRADIO_SERVER_PORT", "7860"))
-    demo.queue().launch(
+    demo.queue(max_size=QUEUE_SIZE).launch(
         server_name=host,
         server_port=port,
         theme=THEME,

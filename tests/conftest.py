@@ -111,6 +111,12 @@ def app_url(hf_cache, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def space_training_app_url(hf_cache, tmp_path_factory):
+    """The app as on a Space whose owner turned CPU training on: Train and Tune can start, for the owner only."""
+    yield from start_app(tmp_path_factory, **SPACE_VARIABLES, ARENA_ALLOW_CPU_TRAINING="1")
+
+
+@pytest.fixture(scope="session")
 def training_app_url(hf_cache, tmp_path_factory):
     """The app run on this machine (not a Space), which trains on its CPU."""
     yield from start_app(tmp_path_factory)

@@ -26,6 +26,10 @@ client. ``FakeHub`` answers that client's requests the way the Hub does:
 
 No other ``/api/...`` endpoint (``HfApi``) exists: they answer a plain 404.
 
+* A :class:`Generated` file is made on the fly as it is sent, so a test can serve gigabytes without holding
+  them; with ``claimed_size`` its metadata lies (``X-Linked-Size``, the tree listing) and its body comes with
+  no ``Content-Length``, running until the server closes, as a hostile server's may.
+
 Pointing the client at it
 -------------------------
 ``huggingface_hub`` reads ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` once, when it is imported, into
@@ -52,7 +56,8 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -64,16 +69,45 @@ _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
 
 @dataclass(frozen=True)
+class Generated:
+    """A file of ``size`` bytes made while it is sent (always served as LFS), a MiB at a time with ``pause_s``
+    between MiBs; its metadata says ``claimed_size`` instead when that is given."""
+
+    size: int
+    claimed_size: int | None = None
+    pause_s: float = 0.0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, part: slice) -> Generated:
+        start, stop, _ = part.indices(self.size)
+        return Generated(max(0, stop - start), pause_s=self.pause_s)
+
+    def chunks(self, chunk: int = 1 << 20) -> Iterator[bytes]:
+        block = bytes(range(256)) * (chunk // 256)
+        for start in range(0, self.size, chunk):
+            yield block[: min(chunk, self.size - start)]
+            time.sleep(self.pause_s)
+
+
+@dataclass(frozen=True)
 class _File:
     """One file of one revision, with the identifiers the Hub gives it."""
 
-    content: bytes
+    content: bytes | Generated
     git_sha: str  # git blob sha1: the ETag of a regular file
     sha256: str | None  # set for LFS files: their X-Linked-Etag and CDN address
 
     @property
     def etag(self) -> str:
         return self.sha256 or self.git_sha
+
+    @property
+    def claimed_size(self) -> int:
+        """The size the Hub's metadata gives (a lie for a :class:`Generated` file with ``claimed_size``)."""
+        claimed = self.content.claimed_size if isinstance(self.content, Generated) else None
+        return len(self.content) if claimed is None else claimed
 
 
 @dataclass
@@ -97,7 +131,10 @@ def _git_blob_sha(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
-def _make_file(content: bytes, lfs: bool) -> _File:
+def _make_file(content: bytes | Generated, lfs: bool) -> _File:
+    if isinstance(content, Generated):
+        sha256 = hashlib.sha256(repr(content).encode()).hexdigest()  # no real content to hash
+        return _File(content, _git_blob_sha(sha256.encode()), sha256)
     if not lfs:
         return _File(content, _git_blob_sha(content), None)
     sha256 = hashlib.sha256(content).hexdigest()
@@ -121,10 +158,11 @@ class FakeHub:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._repos: dict[str, _Repo] = {}
-        self._blobs: dict[str, bytes] = {}  # sha256 -> content, what the CDN serves
+        self._blobs: dict[str, bytes | Generated] = {}  # sha256 -> content, what the CDN serves
         self._failures: list[_Failure] = []
         self._drops: list[int] = []
         self._requests: list[tuple[str, str]] = []
+        self._generated_sent = 0
         self._request_headers: list[dict[str, str]] = []
         self._connections: set[socket.socket] = set()
         self._hub = _Server(self, cdn=False)
@@ -183,7 +221,7 @@ class FakeHub:
     def add_repo(
         self,
         repo_id: str,
-        files: dict[str, bytes],
+        files: dict[str, bytes | Generated],
         revision_sha: str | None = None,
         private: bool = False,
         gated: bool = False,
@@ -246,6 +284,12 @@ class FakeHub:
         """``(method, path)`` of every request received so far, Hub and CDN, in order (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def generated_bytes_sent(self) -> int:
+        """How many bytes of :class:`Generated` files the client has taken so far."""
+        with self._lock:
+            return self._generated_sent
 
     @property
     def request_headers(self) -> list[dict[str, str]]:
@@ -358,7 +402,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 headers |= {
                     "X-Linked-Etag": f'"{file.sha256}"',
-                    "X-Linked-Size": str(len(file.content)),
+                    "X-Linked-Size": str(file.claimed_size),
                     "Location": f"{self.server.hub.cdn_url}/cdn/{file.sha256}",
                 }
                 self._send(302, headers, b"", send_body)
@@ -370,8 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
         if found_files is None:
             return
         entries = [
-            {"type": "file", "oid": file.git_sha, "size": len(file.content), "path": name}
-            | ({"lfs": {"oid": file.sha256, "size": len(file.content), "pointerSize": 134}} if file.sha256 else {})
+            {"type": "file", "oid": file.git_sha, "size": file.claimed_size, "path": name}
+            | ({"lfs": {"oid": file.sha256, "size": file.claimed_size, "pointerSize": 134}} if file.sha256 else {})
             for name, file in sorted(found_files[1].items())
         ]
         self._send(200, {"Content-Type": "application/json"}, json.dumps(entries).encode(), send_body)
@@ -400,7 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
             return commit, files
         return None
 
-    def _content(self, content: bytes, headers: dict[str, str], send_body: bool) -> None:
+    def _content(self, content: bytes | Generated, headers: dict[str, str], send_body: bool) -> None:
         """Send a file, or the part of it that ``Range: bytes=N-[M]`` asks for."""
         headers = headers | {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
         match = _RANGE.fullmatch(self.headers.get("Range", "").strip())
@@ -423,16 +467,29 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Error-Code"] = code
         self._send(status, headers, json.dumps({"error": message}).encode(), send_body)
 
-    def _send(self, status: int, headers: dict[str, str], body: bytes, send_body: bool, may_drop: bool = False) -> None:
+    def _send(
+        self, status: int, headers: dict[str, str], body: bytes | Generated, send_body: bool, may_drop: bool = False
+    ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        if isinstance(body, Generated) and body.claimed_size is not None:
+            self.close_connection = True  # no length: the body runs until the server closes, as a liar's may
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if not send_body:
             return
         drop_after = self.server.hub._take_drop() if may_drop else None
-        if drop_after is None:
+        if isinstance(body, Generated):
+            try:
+                for chunk in body.chunks():
+                    self.wfile.write(chunk)
+                    with self.server.hub._lock:
+                        self.server.hub._generated_sent += len(chunk)
+            except OSError:  # the client stopped reading: what a capped download does
+                self.close_connection = True
+        elif drop_after is None:
             self.wfile.write(body)
         else:
             self.wfile.write(body[:drop_after])

@@ -6,12 +6,14 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
 from playwright.sync_api import expect
 
 from tests import hub_cache
@@ -750,11 +752,11 @@ def assert_stops_within_5_s(url: str, what: str) -> None:
 
 
 def test_a_cancelled_evaluation_stops_its_workers_at_once(app_url):
-    """At the caps (100 games of up to 100,000 steps), cancelled from gradio_client, twice: each request's
+    """At the Space's budget (6 games of up to 100,000 steps), cancelled from gradio_client, twice: each request's
     workers are gone within 5 s, and the app then answers a small evaluation as before."""
     client = Client(app_url, verbose=False)
     for _ in range(2):
-        job = client.submit(game="Breakout", episodes=100, max_steps=100_000, api_name="/evaluate")
+        job = client.submit(game="Breakout", episodes=6, max_steps=100_000, api_name="/evaluate")
         started = wait_for(lambda: request_processes(app_url), 60)
         assert started and all("agents.evaluate.worker" in command for command in started)
         job.cancel()
@@ -766,7 +768,7 @@ def test_a_cancelled_evaluation_stops_its_workers_at_once(app_url):
 def test_a_cancelled_comparison_stops_its_encoder_and_workers(app_url):
     client = Client(app_url, verbose=False)
     qrdqn = "tester/qrdqn-SpaceInvadersNoFrameskip-v4"  # two different agents: the same one twice is refused
-    job = client.submit(game="SpaceInvaders", b=qrdqn, episodes=100, max_steps=100_000, api_name="/compare")
+    job = client.submit(game="SpaceInvaders", b=qrdqn, episodes=2, max_steps=100_000, api_name="/compare")
     assert wait_for(lambda: any("ffmpeg" in command for command in request_processes(app_url)), 60)
     time.sleep(1)  # well into the duel's video
     job.cancel()
@@ -780,9 +782,128 @@ def test_browser_a_page_closed_during_evaluate_stops_its_workers(app_url, browse
     page.get_by_role("tab", name="Evaluate").click()
     page.get_by_role("combobox", name="Game").click()
     page.get_by_role("option", name="Breakout · cached").click()
-    page.get_by_role("spinbutton", name="Games").fill("100")
+    page.get_by_role("spinbutton", name="Games").fill("6")  # the Space's budget: 600,000 steps
     page.get_by_role("spinbutton", name="Step cap per game").fill("100000")
     page.get_by_role("button", name="Evaluate", exact=True).click()
     assert wait_for(lambda: request_processes(app_url), 60)
     page.close()
     assert_stops_within_5_s(app_url, "Evaluate on a closed page")
+
+
+def test_on_a_space_heavy_requests_have_a_stated_budget_and_take_turns(client, app_url):
+    """Over the budget: refused with it in the message, the form saying it beforehand. An evaluation and a
+    comparison from two visitors at once take turns (they share the queue's batch lane): the comparison is told its
+    place and starts only once the evaluation is done."""
+    with pytest.raises(AppError, match=r"10,000,000 agent steps .*at most 600,000\. At this step cap at most 6 games"):
+        client.predict(game="Breakout", episodes=100, max_steps=100_000, api_name="/evaluate")
+    config = json.loads(urllib.request.urlopen(f"{app_url}/config", timeout=30).read())
+    infos = {component["props"].get("info") for component in config["components"]}
+    assert "On this Space, games × step cap may be at most 600,000 agent steps." in infos
+    evaluation = Client(app_url, verbose=False).submit(game="Breakout", episodes=2, max_steps=800, api_name="/evaluate")
+    wait_for(lambda: evaluation.status().code == Status.PROCESSING, 30, every=0.02)
+    qrdqn = "tester/qrdqn-SpaceInvadersNoFrameskip-v4"
+    comparison = Client(app_url, verbose=False).submit(
+        game="SpaceInvaders", b=qrdqn, episodes=1, max_steps=200, api_name="/compare"
+    )
+    places, evaluation_done, comparison_started = [], None, None
+    while not comparison.done():
+        status = comparison.status()
+        if status.code == Status.IN_QUEUE and status.rank is not None:
+            places.append(status.rank)
+        if evaluation_done is None and evaluation.done():
+            evaluation_done = time.monotonic()
+        if comparison_started is None and status.code in (Status.PROCESSING, Status.ITERATING, Status.PROGRESS):
+            comparison_started = time.monotonic()
+        time.sleep(0.02)
+    assert evaluation.result()[2]["seeds"] == [0, 1] and comparison.result()
+    assert places, "the waiting visitor was not told their place in the queue"
+    assert evaluation_done is not None and comparison_started >= evaluation_done - 0.5, "they ran at once"
+
+
+def call_event(url: str, dependency: dict, data: list) -> dict:
+    """Call one registered event by its ``fn_index`` as the page does, with a session of its own and no login:
+    through the queue (``/queue/join``, then the answer on ``/queue/data``), or ``/run/predict`` if unqueued.
+    Returns the answer: ``{"success": ..., "output": {"data": [...]}}`` or an error."""
+    session = f"probe{dependency['id']}x{time.monotonic_ns()}"
+    body = {"data": data, "fn_index": dependency["id"], "session_hash": session, "event_data": None}
+    body["trigger_id"] = dependency["targets"][0][0] if dependency["targets"] else None
+    post = urllib.request.Request(
+        f"{url}/gradio_api/{'queue/join' if dependency.get('queue') is not False else 'run/predict'}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        answer = json.loads(urllib.request.urlopen(post, timeout=60).read())
+    except urllib.error.HTTPError as error:
+        return {"success": False, "output": {"error": error.read().decode()[:500]}}
+    if dependency.get("queue") is False:
+        return {"success": True, "output": answer}
+    with urllib.request.urlopen(f"{url}/gradio_api/queue/data?session_hash={session}", timeout=120) as stream:
+        for line in stream:
+            if line.startswith(b"data: "):
+                message = json.loads(line[6:])
+                if message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError(f"no answer from fn_index {dependency['id']}")
+
+
+OWNER_ONLY = {  # (tab, button) -> what the anonymous visitor must be told
+    ("Train", "Start training"): "Only the owner of this Space may start or cancel training",
+    ("Train", "Cancel"): "Only the owner of this Space may start or cancel training",
+    ("Train", "Push to the Hub as <you>/dqn-<EnvId>"): "Log in with Hugging Face (above) to push",
+    ("Tune", "Start tuning"): "Only the owner of this Space may start or cancel training",
+    ("Tune", "Cancel"): "Only the owner of this Space may start or cancel training",
+    ("Tune", "Export the study"): "Only the owner of this Space may export the study",
+}
+
+
+def test_every_event_called_by_fn_index_by_an_anonymous_visitor_on_a_space_is_gated(space_training_app_url):
+    """Each registered event, by its fn_index as the page calls it, with the page's own values (games and step
+    caps made small): the owner-only ones (start, cancel, push, export of Train and Tune) refuse with the reason,
+    and afterwards no job runs and nothing was exported (read from the app's data folder)."""
+    url = space_training_app_url
+    config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=30).read())
+    components = {component["id"]: component for component in config["components"]}
+    small = {"Games": 1, "Seeds": 1, "Step cap": 10, "Step cap per game": 10}
+
+    def value(component_id: int):
+        props = components[component_id].get("props", {})
+        return small.get(props.get("label"), props.get("value"))
+
+    def tab_of(component_id: int) -> str:
+        """The tab a button sits in: the nearest tab above it in the layout."""
+        parents = {}
+
+        def walk(node: dict, tab: str) -> None:
+            props = components.get(node["id"], {}).get("props", {})
+            here = props.get("label", tab) if components.get(node["id"], {}).get("type") == "tabitem" else tab
+            parents[node["id"]] = here
+            for child in node.get("children", []):
+                walk(child, here)
+
+        walk(config["layout"], "")
+        return parents.get(component_id, "")
+
+    refused, called = set(), 0
+    for dependency in config["dependencies"]:
+        if not dependency.get("backend_fn"):
+            continue
+        answer = call_event(url, dependency, [value(component) for component in dependency["inputs"]])
+        called += 1
+        trigger = dependency["targets"][0][0] if dependency["targets"] else None
+        button = components.get(trigger, {})
+        key = (tab_of(trigger), button.get("props", {}).get("value")) if button.get("type") == "button" else None
+        if key in OWNER_ONLY:
+            said = json.dumps(answer.get("output"))
+            assert OWNER_ONLY[key] in said, f"{key} (fn_index {dependency['id']}) did not refuse: {said[:400]}"
+            refused.add(key)
+    missing = set(OWNER_ONLY) - refused
+    assert not missing, f"owner-only events not found among the {called} called: {missing}"
+    status = Client(url, verbose=False).predict(api_name="/train_status")
+    assert status["status"] == "none", status
+    data = next(
+        entry.split(b"=", 1)[1].decode()
+        for entry in (Path("/proc") / str(app_process(url)) / "environ").read_bytes().split(b"\0")
+        if entry.startswith(b"ARENA_DATA_DIR=")
+    )
+    assert not list(Path(data).rglob("*trials*.csv")) and not list(Path(data).rglob("*.yml"))

@@ -1,6 +1,7 @@
 """Evaluate: the game with seed k is Play's game with seed k, whatever else is played; the scores agree with
 stock SB3 playing greedily on the RL Zoo's environment; the sentences beside the card say the right thing."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from agents.core.catalog import get_game
 from agents.core.errors import AgentError
 from agents.core.stopping import Stopped, stop_on
 from agents.evaluate.benchmark import PublishedScore, benchmark_score, card_score, verdict
-from agents.evaluate.evaluation import Evaluation, evaluate
+from agents.evaluate.evaluation import Evaluation, evaluate, write_evaluation
 from agents.play.episode import play_to_folder
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
 
@@ -173,3 +174,40 @@ def test_the_command_line_prints_the_games_in_seed_order(tmp_path):
     assert (tmp_path / "results.json").is_file() and (tmp_path / "games.csv").is_file()
     bad = subprocess.run([*command[:5], "--episodes", "0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "error: number of games must be" in bad.stderr
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 kB tmpfs filled but for 4 kB: a full disk. Mounting needs root; skipped without it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs (a full disk) needs root")
+    try:
+        with open(disk / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"x" * 1024)
+        os.truncate(disk / "filler", os.path.getsize(disk / "filler") - 4096)
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_while_evaluate_writes_its_files_leaves_none_and_says_so(full_disk):
+    n = 100  # a CSV of 100 games is more than the 4 kB left
+    evaluation = Evaluation(
+        scores=[float(score) for score in range(n)],
+        seeds=list(range(n)),
+        epsilon=0.01,
+        episode_steps=[1000] * n,
+        terminated=[True] * n,
+    )
+    message = (
+        r"The 100 games were played \(mean 49\.5 ± 28\.9\), but their files \(results\.json, games\.csv\) could not "
+        r"be written: the disk is full\. Free some disk space, or on a Space try again in a while"
+    )
+    with pytest.raises(AgentError, match=message) as refused:
+        write_evaluation(evaluation, full_disk / "evaluation-1")
+    assert str(full_disk) not in str(refused.value)  # no server path for a visitor
+    assert list((full_disk / "evaluation-1").iterdir()) == []  # no half-written file
+    assert os.statvfs(full_disk).f_bfree * os.statvfs(full_disk).f_bsize >= 4096  # what was free is free again

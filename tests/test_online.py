@@ -13,17 +13,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from huggingface_hub import constants
+from huggingface_hub import constants, scan_cache_dir
 
 from agents.core import hub as hub_module
 from agents.core.catalog import get_game
 from agents.core.errors import AgentError
-from agents.core.hub import HubTooSlow, cached_agent_files, fetch_agent_files, revision_note
+from agents.core.hub import (
+    CACHE_BUDGET_VARIABLE,
+    MODEL_CAP_VARIABLE,
+    FileTooLarge,
+    HubTooSlow,
+    cached_agent_files,
+    fetch_agent_files,
+    fetch_extra_file,
+    revision_note,
+    size_cap,
+)
+from agents.core.stopping import Stopped, stop_on
+from agents.curves.agent_curves import HUB_METRICS, repo_curves
 from agents.play.episode import play_to_folder
 from agents.tabs.play import load_with_progress
 from agents.train.training import _read_start_checkpoint
 from tests import hub_cache
-from tests.fake_hub import FakeHub
+from tests.fake_hub import FakeHub, Generated
 
 ROOT = Path(__file__).resolve().parents[1]
 PONG = "PongNoFrameskip-v4"
@@ -200,3 +212,103 @@ def test_the_command_line_shows_the_download_and_plays(hub, pong_repo, tmp_path)
     lines = [line for line in run.stderr.splitlines() if line.startswith("Downloading the model from the Hub: ")]
     assert lines and lines[-1].endswith(f"{size:.1f} of {size:.1f} MB"), run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1])["repo"] == REPO
+
+
+def cache_view(cache: Path) -> dict[str, set[str]]:
+    """The cache as ``huggingface_hub`` itself sees it: each repo and the files of its revisions."""
+    if not cache.exists():
+        return {}
+    return {
+        repo.repo_id: {file.file_name for revision in repo.revisions for file in revision.files}
+        for repo in scan_cache_dir(cache).repos
+    }
+
+
+def blob_bytes(cache: Path) -> int:
+    """Every byte of every blob on disk, finished or ``.incomplete``, as the file system counts them."""
+    return sum(path.stat().st_size for path in cache.glob("models--*/blobs/*"))
+
+
+def test_a_file_over_its_cap_is_refused_from_its_metadata_before_a_byte_comes(hub, pong_repo, tmp_path):
+    hub.add_repo("someone/dqn-Pong", {**pong_repo, HUB_METRICS: Generated(6 * 10**9)})
+    cap = size_cap(HUB_METRICS)
+    message = rf"someone/dqn-Pong's {HUB_METRICS} is 6,000,000,000 bytes, over its cap of {cap:,} bytes: refused"
+    with pytest.raises(FileTooLarge, match=message):
+        fetch_extra_file("someone/dqn-Pong", HUB_METRICS)
+    assert hub.generated_bytes_sent == 0 and not [path for method, path in hub.requests if "/cdn/" in path]
+    cache = tmp_path / "hf-cache"
+    assert HUB_METRICS not in cache_view(cache).get("someone/dqn-Pong", set()) and blob_bytes(cache) == 0
+    curves, message = repo_curves(get_game("Pong"), "someone/dqn-Pong")
+    assert curves is None and "over its cap" in message  # what the Curves tab says
+
+
+def test_a_file_whose_size_lies_is_stopped_on_the_stream_and_nothing_stays(hub, pong_repo, tmp_path, monkeypatch):
+    monkeypatch.setenv(MODEL_CAP_VARIABLE, "5")  # the owner's setting, in MB
+    hub.add_repo(REPO, {**pong_repo, ZIP: Generated(2 * 10**9, claimed_size=3 * 10**6)})
+    started = time.monotonic()
+    with pytest.raises(
+        FileTooLarge,
+        match=rf"{REPO}'s {ZIP} sent more than [\d,]+ bytes although the Hub "
+        rf"said 3,000,000 bytes, over its cap of 5,000,000 bytes: refused, and nothing of it was kept\. "
+        rf".*raise the cap with the variable {MODEL_CAP_VARIABLE}",
+    ):
+        fetch_agent_files(REPO, PONG)
+    assert time.monotonic() - started < 10
+    time.sleep(0.5)
+    assert hub.generated_bytes_sent < 100 * 10**6, "the stream went on past the cap"
+    cache = tmp_path / "hf-cache"
+    assert ZIP not in cache_view(cache).get(REPO, set()) and blob_bytes(cache) < 64_000  # only the small files
+
+
+@pytest.mark.slow  # waits out a deadline and watches the stream
+def test_a_download_that_no_request_waits_for_stops_and_leaves_nothing(hub, pong_repo, tmp_path, monkeypatch):
+    hub.add_repo("someone/dqn-Pong", {**pong_repo, HUB_METRICS: Generated(30 * 2**20, pause_s=0.1)})  # 3 s
+    monkeypatch.setattr(hub_module, "DOWNLOAD_DEADLINE_S", 1)
+    with pytest.raises(HubTooSlow, match=rf"someone/dqn-Pong's {HUB_METRICS} did not arrive within 1 s\. Try again"):
+        fetch_extra_file("someone/dqn-Pong", HUB_METRICS)
+    time.sleep(1.5)  # a 10 MB chunk of the client, then its next look at the stop
+    sent = hub.generated_bytes_sent
+    time.sleep(1.0)
+    assert hub.generated_bytes_sent == sent < 30 * 2**20, "the download went on after the request gave up"
+    assert not [thread for thread in threading.enumerate() if thread.name == "hub-_fetch"]
+    assert blob_bytes(tmp_path / "hf-cache") == 0
+
+
+def test_the_cache_keeps_its_budget_giving_back_the_least_recently_used_repo(hub, pong_repo, tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_BUDGET_VARIABLE, "5")  # MB: two of these repos fit, three do not
+    monkeypatch.setattr(hub_module, "_handed_out", {})
+    monkeypatch.setattr(hub_module, "IN_USE_S", 0)  # no request holds them: only LRU order counts
+    repos = {name: f"someone/{name}" for name in ("a", "b", "c", "d")}
+    for repo in repos.values():
+        hub.add_repo(repo, {**pong_repo, ZIP: Generated(2 * 10**6)})
+    cache = tmp_path / "hf-cache"
+    for name in ("a", "b"):
+        fetch_agent_files(repos[name], PONG)
+        time.sleep(0.05)  # distinct access times
+    fetch_agent_files(repos["a"], PONG)  # a, from the cache: now more recent than b
+    fetch_agent_files(repos["c"], PONG)
+    assert set(cache_view(cache)) == {repos["a"], repos["c"]}
+    assert not (cache / "models--someone--b").exists()
+    assert scan_cache_dir(cache).size_on_disk <= 5 * 10**6 < blob_bytes(cache) + 2 * 10**6
+    monkeypatch.setattr(hub_module, "IN_USE_S", 3600)  # a still playing, c handed out long ago
+    hub_module._handed_out[repos["c"]] -= 7200
+    fetch_agent_files(repos["d"], PONG)
+    assert set(cache_view(cache)) == {repos["a"], repos["d"]}, "the repo in use, or the new one, was given back"
+
+
+def test_a_download_whose_request_ended_stops_at_once_and_leaves_nothing(hub, pong_repo, tmp_path):
+    """The visitor cancels or closes the page while the model comes (the app sets the request's stop): the
+    download stops at its next chunk, not at the deadline, and nothing of it stays."""
+    hub.add_repo(REPO, {**pong_repo, ZIP: Generated(60 * 2**20, pause_s=0.02)})  # 1.2 s of stream at least
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with stop_on(stop), pytest.raises(Stopped):
+        fetch_agent_files(REPO, PONG)
+    assert time.monotonic() - started < 1.0
+    time.sleep(0.5)  # the client's 10 MiB chunk, then its look at the stop
+    sent = hub.generated_bytes_sent
+    time.sleep(0.5)
+    assert hub.generated_bytes_sent == sent < 60 * 2**20, "the download went on after its request ended"
+    assert ZIP not in cache_view(tmp_path / "hf-cache").get(REPO, set())
+    assert not list((tmp_path / "hf-cache").glob("models--*/blobs/*.incomplete"))

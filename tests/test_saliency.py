@@ -4,6 +4,8 @@ Networks built here read known parts of the input, so the right map is known in 
 shipped Breakout agent then checks the maps of a real SB3 network on real observations.
 """
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,8 @@ from agents.core.agent_files import offline_agent_files
 from agents.core.catalog import get_game
 from agents.core.checkpoint import QFunction
 from agents.core.environment import make_env
+from agents.play import saliency as saliency_module
+from agents.play.episode import MAX_STEPS_LIMIT, SALIENCY_EVERY
 from agents.play.saliency import (
     MAX_ALPHA,
     SaliencySettings,
@@ -283,3 +287,26 @@ def test_play_with_saliency_writes_the_maps_and_colours_the_video(tmp_path):
     game = np.abs(plain[:, :320].astype(int) - looks[:, :320].astype(int))
     assert game.max() > 40  # the heat map is over the game
     assert np.abs(plain[120:, 330:].astype(int) - looks[120:, 330:].astype(int)).max() < 40  # bars: the same
+
+
+def test_a_10000_step_game_holds_5000_maps_and_saves_them_with_one_copy_at_most(monkeypatch, tmp_path):
+    """The longest game Play allows, with a map every 2nd step as Play makes them: what it holds is bounded
+    (5,000 maps of 84×84 float32, 141 MB) and saving adds one copy, no more (tracemalloc, which numpy reports to).
+    The maps themselves are stand-ins: the network's 290 passes a map would take minutes."""
+    made = iter(range(10**6))
+    monkeypatch.setattr(saliency_module, "saliency_map", lambda *_: np.full((84, 84), next(made), dtype=np.float32))
+    tracker = SaliencyTracker(None, SaliencySettings(every=SALIENCY_EVERY))
+    for step in range(MAX_STEPS_LIMIT):
+        tracker.update(step, None)
+    maps_bytes = MAX_STEPS_LIMIT // SALIENCY_EVERY * 84 * 84 * 4
+    assert len(tracker.maps) == 5000 and sum(m.nbytes for m in tracker.maps) == maps_bytes == 141_120_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracker.save_npz(tmp_path / "saliency.npz")
+        extra = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert extra < 1.2 * maps_bytes, f"saving took {extra / 1e6:.0f} MB beside the maps' {maps_bytes / 1e6:.0f} MB"
+    with np.load(tmp_path / "saliency.npz") as saved:
+        assert saved["maps"].shape == (5000, 84, 84) and saved["maps"][-1, 0, 0] == 4999

@@ -34,6 +34,7 @@ from agents.tabs.tune import (
     best_train_hyperparameters,
     export_csv,
     export_path,
+    export_tuning_study,
     export_yaml,
     job_study,
     status_markdown,
@@ -534,3 +535,14 @@ def test_a_database_url_is_described_without_its_user_password_or_host():
     assert described_storage(url) == "postgresql database optuna"
     assert storage_note() == storage_note()  # the page's note takes no path either
     assert str(Path.home()) not in storage_note() and "/" not in storage_note().split("(")[0]
+
+
+def test_the_study_export_is_the_owners_on_a_space_and_says_when_there_is_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPACE_ID", "tester/atari-dqn-arena")
+    monkeypatch.setenv("SPACE_AUTHOR_NAME", "tester")
+    monkeypatch.delenv("ARENA_TRAIN_SECRET", raising=False)
+    jobs = JobManager(tmp_path)
+    with pytest.raises(AgentError, match="Only the owner of this Space may export the study: log in with Hugging Face"):
+        export_tuning_study(jobs, "someone-else", "")
+    with pytest.raises(AgentError, match="There is no tuning study with a finished trial to export yet: tune first"):
+        export_tuning_study(jobs, "tester", "")

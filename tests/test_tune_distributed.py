@@ -6,6 +6,7 @@ temporary folder on a free port. ``initdb`` refuses to run as root, as CI may ru
 as ``nobody``, owning its data folder.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -15,13 +16,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from agents.tune.tuning import load_study
+from agents.core.catalog import get_game
+from agents.core.errors import AgentError
+from agents.jobs.manager import JobManager, _new_record
+from agents.tabs.tune import job_study
+from agents.tune.tuning import TuningSettings, load_study, open_storage, open_study
 from tests.conftest import free_port
 from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY
 
@@ -36,9 +42,10 @@ def postgres_bin() -> Path:
     return Path(found[-1]).parent
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A PostgreSQL server of its own, with an empty database ``optuna``; its URL."""
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server of its own, with an empty database ``optuna``; its URL. Stopped at the end, if it is
+    still running."""
     binaries = postgres_bin()
     folder = Path(tempfile.mkdtemp(prefix="arena-postgres-"))
     folder.chmod(0o755)
@@ -53,8 +60,8 @@ def postgres_url():
     env = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", "HOME": str(folder)}
     port = free_port()
 
-    def run(*command: str) -> None:
-        subprocess.run([*as_user, *command], check=True, capture_output=True, env=env, cwd=folder, timeout=120)
+    def run(*command: str, check: bool = True) -> None:
+        subprocess.run([*as_user, *command], check=check, capture_output=True, env=env, cwd=folder, timeout=120)
 
     run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
@@ -63,8 +70,14 @@ def postgres_url():
         run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "optuna")
         yield f"postgresql://postgres@127.0.0.1:{port}/optuna"
     finally:
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop", check=False)  # a test may kill it
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
 
 
 def worker(url: str, study: str, trials: int, seed: int, out: Path, hostname: str | None = None) -> subprocess.Popen:
@@ -131,3 +144,45 @@ def test_a_worker_killed_mid_trial_leaves_the_study_to_the_others(postgres_url, 
     assert killed.user_attrs["worker"].startswith("elsewhere:" if can_rename else "")
     assert [trial.state for trial in trials[1:]] == [TrialState.COMPLETE] * 2
     assert survivor["trials"] == 2 and survivor["study_trials"] == 3 and survivor["best_trial"] in (1, 2)
+
+
+def postmaster(port: int) -> int:
+    """The pid of the PostgreSQL server listening on ``port`` (read in /proc)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if command[0].endswith(b"/postgres") and f"-p {port}".encode() in b" ".join(command):
+            return int(entry.name)
+    raise AssertionError(f"no PostgreSQL server on port {port}")
+
+
+@pytest.mark.slow
+def test_a_database_that_goes_down_is_said_in_words_at_once(tmp_path):
+    """The page's poll of a tuning job whose PostgreSQL server died: a message naming the database and what to do
+    within a second, not Optuna's "invalid data in the commit"; and the same URL started afresh is refused fast."""
+    with postgres_server() as url:  # a server of this test's own: it is killed here
+        lost_database(url, tmp_path)
+
+
+def lost_database(url: str, tmp_path: Path) -> None:
+    jobs = JobManager(tmp_path)
+    settings = TuningSettings(game="Breakout", study_name="lost", storage=url)
+    record = _new_record(settings, get_game("Breakout"), 0, step_costs=None, kind="tune", phase="tuning")
+    jobs._update(record)
+    (tmp_path / "current").write_text(record.id)
+    open_study(settings, open_storage(url))
+    assert job_study(jobs).study_name == "lost"  # read through the page's cached storage
+    os.kill(postmaster(int(url.rsplit(":", 1)[1].split("/")[0])), signal.SIGKILL)
+    started = time.monotonic()
+    with pytest.raises(AgentError) as refused:
+        job_study(jobs)
+    assert time.monotonic() - started < 1
+    said = str(refused.value)
+    assert said.startswith("The study's storage (postgresql database optuna) cannot be read now: ") and "down" in said
+    assert "invalid data" not in said and "127.0.0.1" not in said
+    started = time.monotonic()
+    with pytest.raises(AgentError, match="Connection refused"):
+        open_storage(url)
+    assert time.monotonic() - started < 6

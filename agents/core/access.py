@@ -54,9 +54,9 @@ def may_control_training(username: str | None, secret: str | None) -> bool:
     return bool(expected and secret and hmac.compare_digest(expected, secret))
 
 
-def control_refusal() -> str:
+def control_refusal(what: str = "start or cancel training") -> str:
     return (
-        f"Only the owner of this Space may start or cancel training: log in with Hugging Face as "
+        f"Only the owner of this Space may {what}: log in with Hugging Face as "
         f"{os.getenv('SPACE_AUTHOR_NAME', 'the owner')}, or give the secret set as {SECRET_VARIABLE} in the "
         "Space's settings. Or duplicate the Space to train your own."
     )

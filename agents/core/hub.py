@@ -16,17 +16,27 @@ The files are those ``rl_zoo3.push_to_hub`` uploads: ``<algo>-<EnvId>.zip``, ``c
 
 A repo's file names (which say its game) come the same way: the cache's snapshot with no request, else
 the Hub's listing, within one request's deadline.
+
+Every byte from the Hub is bounded: each kind of file has a size cap (:func:`size_cap`), checked against the
+Hub's metadata before a download starts and again on the stream as it arrives (a server may lie about the
+size). A file over its cap is refused and nothing of it is kept; a download whose caller stopped waiting
+(its deadline passed, or another file failed) stops at its next chunk. Downloads go over plain HTTP, never
+Xet, so that every chunk passes through those checks. The cache as a whole keeps within a budget
+(:func:`trim_cache`), giving back the least recently used repos but never one in use.
 """
 
 import json
+import os
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -39,9 +49,11 @@ from huggingface_hub import (
     get_hf_file_metadata,
     hf_hub_download,
     hf_hub_url,
+    scan_cache_dir,
     try_to_load_from_cache,
 )
 from huggingface_hub.errors import (
+    CacheNotFound,
     GatedRepoError,
     HfHubHTTPError,
     HFValidationError,
@@ -54,6 +66,8 @@ from huggingface_hub.utils import tqdm as hf_tqdm
 from huggingface_hub.utils import validate_repo_id
 
 from agents.core.errors import AgentError
+from agents.core.numbers import user_number
+from agents.core.stopping import Stopped, check_stop
 
 ALGOS = ("dqn", "qrdqn")
 OTHER_FILES = ("config.yml", "env_kwargs.yml", "results.json")
@@ -64,6 +78,25 @@ PROGRESS_EVERY_S = 0.25
 RECHECK_EVERY_S = 600  # how often a cached agent's repo is asked for a newer revision
 TOKEN_HOW = "set HF_TOKEN, run `hf auth login`, or on a Space add a secret named HF_TOKEN"
 _ABSENT = object()  # the Hub said the repo has no such file
+MAX_LISTED = 1000  # entries of a repo's listing read; an RL Zoo repo has about 15
+
+MB = 1_000_000
+MODEL_CAP_VARIABLE = "ARENA_HUB_MAX_MODEL_MB"  # an owner's setting: the largest model zip downloaded
+DEFAULT_MODEL_CAP_MB = 100  # an RL Zoo DQN or QR-DQN Atari zip is 13 to 30 MB
+SIZE_CAPS = {  # the largest of each other file the Arena downloads; RL Zoo repos' are far smaller
+    "config.yml": 64_000,
+    "env_kwargs.yml": 64_000,
+    "results.json": 64_000,
+    "train_eval_metrics.zip": 32 * 1024 * 1024,  # what agents.curves reads at most
+}
+OTHER_FILE_CAP = 1 * MB
+CACHE_BUDGET_VARIABLE = "ARENA_HUB_CACHE_MB"  # an owner's setting: the Hub cache's total size
+DEFAULT_CACHE_BUDGET_MB = 2000  # about 60 agents with their curves, on a free Space's 50 GB disk
+IN_USE_S = 1800  # a repo handed out this recently may still be read by a request: never given back
+_handed_out: dict[str, float] = {}  # repo id -> when its files were last handed out (monotonic)
+_downloading: dict[str, int] = {}  # repo id -> downloads of its files running now
+_cache_lock = threading.Lock()
+constants.HF_HUB_DISABLE_XET = True  # Xet downloads in Rust, past the byte checks: plain HTTP instead
 
 ByteProgress = Callable[[int, int | None], None]  # bytes of the model zip so far, and its size if known
 
@@ -97,6 +130,48 @@ class HubUnavailable(AgentError):
 
 class HubTooSlow(AgentError):
     """The files did not all arrive within the deadline."""
+
+
+class FileTooLarge(AgentError):
+    """A file of the repo is larger than its kind's cap: refused, nothing of it kept."""
+
+
+class _Abandoned(Exception):
+    """Raised inside a download that no caller waits for any more, to stop it at its next chunk."""
+
+
+def _owner_megabytes(variable: str, default: int) -> int:
+    """An owner's setting in MB, in bytes."""
+    raw = os.getenv(variable, "").strip()
+    if not raw:
+        return default * MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = raw  # refused below, in the one wording
+    return int(user_number(variable, value, 1, 10**7, whole=False, hint="Fix the Space's variable.") * MB)
+
+
+def size_cap(filename: str) -> int:
+    """The most bytes the Arena downloads of a file with this name."""
+    if filename.endswith(".zip") and filename.split("-", 1)[0] in ALGOS:
+        return _owner_megabytes(MODEL_CAP_VARIABLE, DEFAULT_MODEL_CAP_MB)
+    return SIZE_CAPS.get(filename, OTHER_FILE_CAP)
+
+
+def _too_large(repo_id: str, filename: str, size: int, cap: int, claimed: int | None = None) -> FileTooLarge:
+    said = f" although the Hub said {claimed:,} bytes" if claimed is not None else ""
+    how_much = f"sent more than {size:,} bytes{said}" if claimed is not None else f"is {size:,} bytes"
+    if filename.split("-", 1)[0] in ALGOS:
+        todo = (
+            f"An RL Zoo Atari agent's zip is 13 to 30 MB: check the repo, or (the Space's owner) raise the cap with "
+            f"the variable {MODEL_CAP_VARIABLE}."
+        )
+    else:
+        todo = "An RL Zoo repo's file of this kind is far smaller: check that the repo is an RL Zoo agent's."
+    return FileTooLarge(
+        f"{repo_id}'s {filename} {how_much}, over its cap of {cap:,} bytes: refused, and nothing of it was kept. {todo}"
+    )
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -179,34 +254,57 @@ def cached_file_names(repo_id: str) -> list[str]:
         return []
 
 
-def _progress_bar(report: ByteProgress) -> type[hf_tqdm]:
-    """``huggingface_hub``'s progress bar, not drawn: it hands its bytes to ``report``, whose caller shows
-    them its own way (the Play tab's progress bar, the command line's lines)."""
+def _guarded_bar(
+    repo_id: str, filename: str, cap: int, stop: threading.Event, report: ByteProgress | None
+) -> type[hf_tqdm]:
+    """``huggingface_hub``'s progress bar, not drawn, which the download calls at each chunk: it stops the
+    download (``huggingface_hub`` then deletes the partial file) once more than ``cap`` bytes came or ``stop``
+    is set, and hands the bytes to ``report``, whose caller shows them its own way."""
 
-    class ReportingBar(hf_tqdm):
+    class GuardedBar(hf_tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **{**kwargs, "disable": True})
             self.received = int(kwargs.get("initial") or 0)
             self.size = kwargs.get("total")
-            report(self.received, self.size)
+            if self.size is not None and self.size > cap:
+                raise _too_large(repo_id, filename, self.size, cap)
+            if stop.is_set():
+                raise _Abandoned(filename)
+            if report:
+                report(self.received, self.size)
 
         def update(self, n: float | None = 1) -> bool | None:
             self.received += int(n or 0)
-            report(self.received, self.size)
+            if self.received > cap:
+                raise _too_large(repo_id, filename, self.received, cap, claimed=self.size)
+            if stop.is_set():
+                raise _Abandoned(filename)
+            if report:
+                report(self.received, self.size)
             return super().update(n)
 
-    return ReportingBar
+    return GuardedBar
 
 
-def _fetch(repo_id: str, filename: str, revision: str | None, report: ByteProgress | None) -> Path | object:
-    """One file from the Hub (through its cache), or ``_ABSENT`` if the repo lacks it."""
+def _fetch(
+    repo_id: str, filename: str, revision: str | None, report: ByteProgress | None, stop: threading.Event
+) -> Path | object:
+    """One file from the Hub (through its cache), or ``_ABSENT`` if the repo lacks it; refused before a byte
+    comes if the Hub's metadata says it is over its cap, and stopped on the way if more than that arrives."""
+    cap = size_cap(filename)
+    try:
+        size = get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=revision), timeout=ETAG_TIMEOUT_S).size
+    except RemoteEntryNotFoundError:
+        size = None  # the download below says so, and the cache records the absence
+    if size is not None and size > cap:
+        raise _too_large(repo_id, filename, size, cap)
     try:
         path = hf_hub_download(
             repo_id,
             filename,
             revision=revision,
             etag_timeout=ETAG_TIMEOUT_S,
-            tqdm_class=_progress_bar(report) if report else None,
+            tqdm_class=_guarded_bar(repo_id, filename, cap, stop, report),
         )
     except RemoteEntryNotFoundError:
         return _ABSENT
@@ -242,6 +340,8 @@ def _in_thread(function: Callable[..., Any], *args: Any) -> Future:
 
 def hub_error(repo_id: str, error: BaseException) -> AgentError:
     """What the user reads for each way the Hub (or the way to it) can say no."""
+    if isinstance(error, FileTooLarge):
+        return error
     if isinstance(error, GatedRepoError):
         return AgentError(
             f"{repo_id} is gated: accept its conditions on https://huggingface.co/{repo_id}, then give the Arena "
@@ -308,8 +408,25 @@ def download_agent_files(
 
     ``progress`` hears the bytes of the model zip (the one large file). After ``deadline_s`` seconds
     (``DOWNLOAD_DEADLINE_S`` by default) without all of them, the user is told to try again: what has
-    arrived whole stays in the cache for the next try, and a partial file is never used.
+    arrived whole stays in the cache for the next try, and the downloads still running stop and leave
+    nothing. One file refused (too large, or a no from the Hub) stops the others the same way.
     """
+    stop = threading.Event()
+    with _downloads_of(repo_id):
+        try:
+            return _download_agent_files(repo_id, env_id, progress, revision, deadline_s, stop)
+        finally:
+            stop.set()  # whatever is still downloading has no one waiting for it
+
+
+def _download_agent_files(
+    repo_id: str,
+    env_id: str,
+    progress: ByteProgress | None,
+    revision: str | None,
+    deadline_s: float | None,
+    stop: threading.Event,
+) -> AgentFiles:
     limit = DOWNLOAD_DEADLINE_S if deadline_s is None else deadline_s
     deadline = time.monotonic() + limit
     zips = {algo: f"{algo}-{env_id}.zip" for algo in ALGOS}
@@ -321,12 +438,13 @@ def download_agent_files(
     # One plain question beside the downloads, not retried: a "no" from the Hub (no such repo, gated,
     # rate limit, server error) is said at its first answer, not after the downloads' retries.
     probe = _in_thread(_ask_once, repo_id, "config.yml", revision)
-    futures = {name: _in_thread(_fetch, repo_id, name, revision, reporter(name)) for name in zips.values()}
-    futures |= {name: _in_thread(_fetch, repo_id, name, revision, None) for name in OTHER_FILES}
+    futures = {name: _in_thread(_fetch, repo_id, name, revision, reporter(name), stop) for name in zips.values()}
+    futures |= {name: _in_thread(_fetch, repo_id, name, revision, None, stop) for name in OTHER_FILES}
     waiting, reported = set(futures.values()) | {probe}, (0, None)
     if progress is not None:
         progress(*reported)
     while waiting and time.monotonic() < deadline:
+        check_stop()  # the visitor left: the downloads stop with this request (``finally`` above)
         # Progress is reported from this (the caller's) thread: Gradio's progress bar only hears its own.
         timeout = min(PROGRESS_EVERY_S, max(0.0, deadline - time.monotonic()))
         done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_EXCEPTION)
@@ -341,7 +459,7 @@ def download_agent_files(
         arrived = "".join(f" ({name}: {_megabytes(*got)} arrived)" for name, got in zip_bytes.items() if got[0])
         raise HubTooSlow(
             f"The Hub is too slow right now: {repo_id}'s files did not all arrive within the {limit:.0f} s "
-            f"allowed{arrived}. Try again in a moment: files that arrived whole are kept, partial ones never used."
+            f"allowed{arrived}. Try again in a moment: files that arrived whole are kept, partial ones deleted."
         )
     found = {name: future.result() for name, future in futures.items()}
     algo = next((algo for algo, name in zips.items() if isinstance(found[name], Path)), None)
@@ -401,6 +519,7 @@ def _update_to_newest_revision(repo_id: str, env_id: str, cached: AgentFiles) ->
     hf_hub_download(repo_id, "config.yml", etag_timeout=ETAG_TIMEOUT_S * 6)  # writes refs/main = newest
     if cached_agent_files(repo_id, env_id) is not None:
         _news[repo_id] = RevisionNews(newest, ready=True)
+    trim_cache(keep=repo_id)
 
 
 def check_for_newer_revision(repo_id: str, env_id: str, cached: AgentFiles) -> None:
@@ -426,11 +545,15 @@ def fetch_agent_files(repo_id: str, env_id: str, progress: ByteProgress | None =
     repo_id = check_repo_id(repo_id)
     cached = cached_agent_files(repo_id, env_id)
     if cached is not None:
+        _mark_used(repo_id, cached.model_zip)
         check_for_newer_revision(repo_id, env_id, cached)
         return cached
     if not hub_reachable():
         raise not_cached(f"{repo_id} for {env_id}")
-    return download_agent_files(repo_id, env_id, progress)
+    files = download_agent_files(repo_id, env_id, progress)
+    _mark_used(repo_id, files.model_zip)
+    trim_cache(keep=repo_id)
+    return files
 
 
 def fetch_extra_file(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
@@ -439,24 +562,49 @@ def fetch_extra_file(repo_id: str, filename: str, revision: str | None = None) -
     reached. Errors of the Hub are worded as for the agent's own files."""
     found = _in_cache(repo_id, filename, revision)
     if found is not None:
+        if isinstance(found, Path):
+            _mark_used(repo_id, found)
         return found if isinstance(found, Path) else None
     if not hub_reachable():
         return None
-    try:
-        fetched = _in_thread(_fetch, repo_id, filename, revision, None).result(timeout=DOWNLOAD_DEADLINE_S)
-    except FutureTimeout:
-        raise HubTooSlow(f"The Hub is too slow right now: {repo_id}'s {filename} did not arrive in time.") from None
-    except Exception as error:
-        raise hub_error(repo_id, error) from None
-    return fetched if isinstance(fetched, Path) else None
+    stop = threading.Event()
+    with _downloads_of(repo_id):
+        try:
+            fetched = _wait_for(_in_thread(_fetch, repo_id, filename, revision, None, stop), DOWNLOAD_DEADLINE_S)
+        except FutureTimeout:
+            raise HubTooSlow(
+                f"The Hub is too slow right now: {repo_id}'s {filename} did not arrive within {DOWNLOAD_DEADLINE_S} s. "
+                "Try again in a moment: the part that arrived was deleted."
+            ) from None
+        except Stopped:
+            raise
+        except Exception as error:
+            raise hub_error(repo_id, error) from None
+        finally:
+            stop.set()  # a download that outlived its deadline or its request stops at its next chunk
+    if not isinstance(fetched, Path):
+        return None
+    _mark_used(repo_id, fetched)
+    trim_cache(keep=repo_id)
+    return fetched
+
+
+def _wait_for(future: Future, timeout_s: float) -> Any:
+    """``future``'s result within ``timeout_s``, looking every ``PROGRESS_EVERY_S`` whether the request ended."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        check_stop()
+        try:
+            return future.result(timeout=min(PROGRESS_EVERY_S, max(0.0, deadline - time.monotonic())))
+        except FutureTimeout:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _list_files(repo_id: str) -> list[str]:
-    return [
-        entry.path
-        for entry in HfApi(endpoint=constants.ENDPOINT).list_repo_tree(repo_id)
-        if isinstance(entry, RepoFile)
-    ]
+    """The repo's top-level files, at most ``MAX_LISTED`` entries read: the listing comes page by page."""
+    entries = islice(HfApi(endpoint=constants.ENDPOINT).list_repo_tree(repo_id), MAX_LISTED)
+    return [entry.path for entry in entries if isinstance(entry, RepoFile)]
 
 
 def hub_file_names(repo_id: str) -> list[str]:
@@ -465,11 +613,68 @@ def hub_file_names(repo_id: str) -> list[str]:
     if not hub_reachable():
         raise not_cached(repo_id)
     try:
-        return _in_thread(_list_files, repo_id).result(timeout=ETAG_TIMEOUT_S)
+        return _wait_for(_in_thread(_list_files, repo_id), ETAG_TIMEOUT_S)
     except FutureTimeout:
         raise HubTooSlow(
             f"The Hub is too slow right now: it did not list {repo_id}'s files within {ETAG_TIMEOUT_S} s. "
             "Try again in a moment."
         ) from None
+    except Stopped:
+        raise
     except Exception as error:
         raise hub_error(repo_id, error) from None
+
+
+@contextmanager
+def _downloads_of(repo_id: str) -> Iterator[None]:
+    """Counts a repo's running downloads, so that :func:`trim_cache` leaves the repo alone meanwhile."""
+    with _cache_lock:
+        _downloading[repo_id] = _downloading.get(repo_id, 0) + 1
+    try:
+        yield
+    finally:
+        with _cache_lock:
+            _downloading[repo_id] -= 1
+            if not _downloading[repo_id]:
+                del _downloading[repo_id]
+
+
+def _mark_used(repo_id: str, path: Path) -> None:
+    """Note that a request now uses the repo: kept from :func:`trim_cache` for ``IN_USE_S``, and its blob's
+    access time set to now, which ``scan_cache_dir`` reports as the repo's last access (mounts with
+    ``noatime`` or ``relatime`` would not update it on a read)."""
+    _handed_out[repo_id] = time.monotonic()
+    try:
+        blob = path.resolve()
+        os.utime(blob, (time.time(), blob.stat().st_mtime))
+    except OSError:
+        pass  # a read-only cache: the repo is still kept while in use
+
+
+def cache_budget() -> int:
+    """The Hub cache's budget in bytes: ``ARENA_HUB_CACHE_MB``, else ``DEFAULT_CACHE_BUDGET_MB``."""
+    return _owner_megabytes(CACHE_BUDGET_VARIABLE, DEFAULT_CACHE_BUDGET_MB)
+
+
+def trim_cache(keep: str) -> list[str]:
+    """Give back whole repos, least recently used first, through ``huggingface_hub``'s own cache API, until the
+    cache fits :func:`cache_budget`; never ``keep``, a repo being downloaded, or one handed out in the last
+    ``IN_USE_S``. Returns the repo ids given back."""
+    with _cache_lock:
+        try:
+            cache = scan_cache_dir(constants.HF_HUB_CACHE)
+        except CacheNotFound:
+            return []
+        total, budget = cache.size_on_disk, cache_budget()
+        recent = time.monotonic() - IN_USE_S
+        in_use = {keep, *_downloading, *(repo for repo, when in _handed_out.items() if when > recent)}
+        freed = []
+        for repo in sorted(cache.repos, key=lambda repo: repo.last_accessed):
+            if total <= budget:
+                break
+            if repo.repo_id in in_use:
+                continue
+            cache.delete_revisions(*(revision.commit_hash for revision in repo.revisions)).execute()
+            total -= repo.size_on_disk
+            freed.append(repo.repo_id)
+        return freed

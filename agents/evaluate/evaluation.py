@@ -10,6 +10,7 @@ games or workers. Progress (games finished, steps/s) is read from the workers as
 
 import argparse
 import datetime
+import errno
 import json
 import os
 import queue
@@ -102,14 +103,26 @@ class Evaluation:
 def write_evaluation(evaluation: Evaluation, folder: Path) -> tuple[Path, Path]:
     """Write what the RL Zoo writes (``results.json``) and a CSV with a row per game; returns their paths."""
     folder = Path(folder)
+    results, games = folder / "results.json", folder / "games.csv"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        results = folder / "results.json"
         results.write_text(json.dumps(evaluation.results_json()))
-        games = folder / "games.csv"
         evaluation.table().to_csv(games, index=False)
     except OSError as error:
-        raise AgentError(f"The evaluation's files could not be written in {folder} ({error.strerror}).") from None
+        for written in (results, games):  # half a file is worse than none
+            written.unlink(missing_ok=True)
+        stats = evaluation.statistics()
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        reason = "the disk is full" if full else error.strerror or type(error).__name__
+        raise AgentError(
+            f"The {len(evaluation.scores)} games were played (mean {stats['mean']:.1f} ± {stats['std']:.1f}), but "
+            f"their files (results.json, games.csv) could not be written: {reason}. "
+            + (
+                "Free some disk space, or on a Space try again in a while (old results are deleted after a time)."
+                if full
+                else "Check that the output folder can be written, then run it again."
+            )
+        ) from None
     return results, games
 
 

@@ -17,6 +17,7 @@ from agents.compare.duel import (
     stream_duel,
 )
 from agents.core.agent import Agent
+from agents.core.budget import check_evaluation_cost
 from agents.core.errors import AgentError
 from agents.core.repo_game import page_game, settle_game
 from agents.evaluate.evaluation import check_evaluation_inputs
@@ -97,6 +98,8 @@ def compare_stream(
     ``(None, comparison)`` once both agents have played every seed. A visitor's text is always a Hub repo
     id; ``b_is_run_folder`` is for the app's own last training job."""
     episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(episodes, first_seed, epsilon, max_steps)
+    shown = min(max_steps, MAX_STEPS_LIMIT)  # the first seed's game, played again for the video
+    check_evaluation_cost("This comparison", episodes, max_steps, agents=2, shown_steps=shown)
     chosen = settle_game(game, arena_claims(a_spec, b_spec, b_folders=b_is_run_folder))
     if progress is not None:
         progress(0.0, "Loading both agents…")
@@ -105,7 +108,7 @@ def compare_stream(
     folder = new_output_folder("compare-")
     video = None
     try:
-        for item in stream_duel(a, b, folder, first_seed, epsilon, min(max_steps, MAX_STEPS_LIMIT)):
+        for item in stream_duel(a, b, folder, first_seed, epsilon, shown):
             if isinstance(item, tuple):
                 video = item[0]
             else:

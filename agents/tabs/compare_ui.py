@@ -4,11 +4,12 @@
 import gradio as gr
 from gradio.data_classes import FileData
 
+from agents.core.budget import cost_note
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.jobs.manager import JobManager
 from agents.tabs.compare import compare_once, compare_stream, last_job_run, page_arena_game
 from agents.tabs.play import failure_markdown
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
+from agents.tabs.widgets import BATCH_LANE, PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 COMPARE_INTRO = """Two agents, the same game, the same seeds: both play the first seed side by side, then every
 seed, and the difference is taken seed by seed, with a 95% paired bootstrap interval. An agent is any Hub
@@ -35,7 +36,9 @@ class CompareTab:
                     )
                     b_is_job = gr.Checkbox(label="Agent B: the agent of your last training job (Train tab)")
                     self.repo_note = gr.Markdown()
-                    episodes = gr.Number(value=10, precision=0, label="Seeds")
+                    episodes = gr.Number(
+                        value=10, precision=0, label="Seeds", info=cost_note("2 agents × (seeds × step cap + video)")
+                    )
                     first_seed = gr.Number(value=0, precision=0, label="First seed (the one in the video)")
                     epsilon = gr.Number(value=EVAL_EPSILON, step=0.01, label="Exploration ε")
                     max_steps = gr.Number(
@@ -72,6 +75,7 @@ class CompareTab:
                 [self.game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps],
                 [self.video, self.summary, self.plot, self.table, self.file, self.game, self.repo_note],
                 api_visibility="private",
+                **BATCH_LANE,
             ).then(lambda: gr.Button("Compare", interactive=True), **button_state)
             # B's text is not an agent while the last job is: the note is then about A alone.
             self.follower = RepoFollower(

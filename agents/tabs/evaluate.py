@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from agents.core.agent import Agent
+from agents.core.budget import check_evaluation_cost
 from agents.evaluate.benchmark import evaluation_summary, verdicts
 from agents.evaluate.evaluation import Evaluation, check_evaluation_inputs, evaluate, write_evaluation
 from agents.tabs.play import Progress, agent_label, load_with_progress, new_output_folder
@@ -37,6 +38,7 @@ def run_evaluation(
 ) -> EvaluationReport:
     """Score the agent over ``episodes`` seeded games and write ``results.json`` and ``games.csv``."""
     episodes, first_seed, epsilon, max_steps = check_evaluation_inputs(episodes, first_seed, epsilon, max_steps)
+    check_evaluation_cost("This evaluation", episodes, max_steps)
     agent = load_with_progress(game, repo_id, progress)
 
     def played(finished: int, total: int, rate: float) -> None:

@@ -4,10 +4,11 @@
 import gradio as gr
 from gradio.data_classes import FileData
 
+from agents.core.budget import cost_note
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
 from agents.tabs.play import failure_markdown, page_repo_game
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
+from agents.tabs.widgets import BATCH_LANE, PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
 parallel on this machine's cores and with no video, and its score is set beside the model card's and the
@@ -29,7 +30,7 @@ class EvaluateTab:
                         info="Its game, by its name or files, is the one played.",
                     )
                     self.repo_note = gr.Markdown()
-                    episodes = gr.Number(value=10, precision=0, label="Games")
+                    episodes = gr.Number(value=10, precision=0, label="Games", info=cost_note("games × step cap"))
                     first_seed = gr.Number(value=0, precision=0, label="First seed (then +1 a game)")
                     epsilon = gr.Number(
                         value=EVAL_EPSILON,
@@ -58,6 +59,7 @@ class EvaluateTab:
                 [self.game, repo, episodes, first_seed, epsilon, max_steps],
                 [self.summary, self.histogram, self.table, self.results, self.csv, self.game, self.repo_note],
                 api_visibility="private",
+                **BATCH_LANE,
             )
             self.follower = RepoFollower(self.game, [repo], self.repo_note, page_repo_game)
 

@@ -1,6 +1,7 @@
 """What the app's Play tab and its ``/play`` API do: load the agent, play, and shape the results
 for display. Gradio-free, so the UI file only wires components to these functions."""
 
+import errno
 import os
 import queue
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from agents.core.agent import Agent, load_agent
+from agents.core.budget import check_play_cost
 from agents.core.errors import AgentError
 from agents.core.hub import bar_progress, revision_note
 from agents.core.repo_game import page_game, repo_claims
@@ -37,7 +39,11 @@ def new_output_folder(prefix: str = "episode-") -> Path:
                 shutil.rmtree(old, ignore_errors=True)
         return Path(tempfile.mkdtemp(prefix=prefix, dir=OUTPUT_ROOT))
     except OSError as error:
-        raise AgentError(f"No folder for the game's video could be made in {OUTPUT_ROOT} ({error.strerror}).") from None
+        reason = "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else error.strerror
+        raise AgentError(
+            f"No folder for the files could be made here ({reason}). Try again in a while: old games' files are "
+            f"deleted after {KEEP_OUTPUTS_S // 60} minutes; if it goes on, tell whoever runs the Arena."
+        ) from None
 
 
 def page_repo_game(shown: str, repo_id: str | None) -> tuple[str, str]:
@@ -192,6 +198,7 @@ def play_stream(
 ) -> Iterator[tuple[Path | None, EpisodeResult | None]]:
     """Yields ``(segment, None)`` for each video segment as it is encoded, then ``(None, result)``."""
     seed, epsilon, max_steps = check_play_inputs(seed, epsilon, max_steps)
+    check_play_cost(max_steps, saliency)
     agent = load_with_progress(game, repo_id, progress)
     folder = new_output_folder()
     try:

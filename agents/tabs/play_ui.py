@@ -6,6 +6,7 @@ import json
 import gradio as gr
 from gradio.data_classes import FileData
 
+from agents.core.budget import SALIENCY_STEP_COST, check_play_cost, cost_note
 from agents.core.errors import AgentError
 from agents.core.repo_game import resolve_game
 from agents.curves.agent_curves import curves_for, episode_plot_data, evaluation_plot_data, repo_curves
@@ -21,7 +22,7 @@ from agents.tabs.play import (
     q_value_plot_data,
     summary_markdown,
 )
-from agents.tabs.widgets import PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
+from agents.tabs.widgets import PLAY_LANE, PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
 
 # Before a game: a narrow screen gets the panel below the game (readable text) and the video brought to
 # the top of the screen, again as it grows with the first segments; a wide one scrolls only if the
@@ -46,7 +47,9 @@ def saliency_note(looks: bool, max_steps: float) -> str:
     if not looks:
         return ""
     try:
-        return saliency_cost(max_steps).replace("Slow:", "**Slow**:", 1)
+        note = saliency_cost(max_steps).replace("Slow:", "**Slow**:", 1)
+        check_play_cost(int(max_steps), saliency=True)
+        return note
     except AgentError as error:
         return str(error)
 
@@ -83,7 +86,14 @@ class PlayTab:
                         label="Exploration ε",
                         info="0 = greedy; 0.01 = the RL Zoo agents' final exploration rate",
                     )
-                    max_steps = gr.Slider(1, MAX_STEPS_LIMIT, value=MAX_STEPS_LIMIT, step=1, label="Step cap")
+                    max_steps = gr.Slider(
+                        1,
+                        MAX_STEPS_LIMIT,
+                        value=MAX_STEPS_LIMIT,
+                        step=1,
+                        label="Step cap",
+                        info=cost_note(f"the step cap, × {SALIENCY_STEP_COST} with the saliency map"),
+                    )
                     agent_view = gr.Checkbox(label="Show the agent's view (its stacked 84×84 input frames)")
                     looks = gr.Checkbox(
                         label="Show where the agent looks (saliency heat map)",
@@ -133,6 +143,7 @@ class PlayTab:
                 + [self.game, self.repo_note, self.full_video, self.steps_csv, self.summary_json]
                 + [self.learned_note, self.learned_episodes, self.learned_evaluations],
                 api_visibility="private",
+                **PLAY_LANE,
             )
             self.follower = RepoFollower(self.game, [repo_id], self.repo_note, page_repo_game)
             gr.on(

@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
+import sqlalchemy
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 from plotly.graph_objects import Figure
@@ -18,6 +19,7 @@ from agents.core.data_root import data_root
 from agents.core.errors import AgentError
 from agents.core.hub import ByteProgress
 from agents.jobs.manager import JobManager, progress_line
+from agents.tabs.play import new_output_folder
 from agents.tune.tuning import (
     LOCAL_STORAGE,
     STORAGE_VARIABLE,
@@ -90,6 +92,18 @@ def cancel_tuning(jobs: JobManager, username: str | None = None, secret: str | N
     return jobs.public_status(jobs.cancel())
 
 
+def export_tuning_study(jobs: JobManager, username: str | None, secret: str | None) -> tuple[Path, Path]:
+    """The study's trials (CSV) and its best trial as an RL Zoo entry (YAML), in a fresh output folder; like
+    start and cancel, only for someone who may control training."""
+    if not may_control_training(username, secret):
+        raise AgentError(control_refusal("export the study"))
+    study = job_study(jobs)
+    if study is None or best_trial(study) is None:
+        raise AgentError("There is no tuning study with a finished trial to export yet: tune first (Start tuning).")
+    folder = new_output_folder()
+    return export_csv(study, folder), export_yaml(study, folder)
+
+
 def is_tuning(status: dict[str, Any]) -> bool:
     return status.get("kind") == "tune"
 
@@ -105,7 +119,18 @@ def job_study(jobs: JobManager) -> optuna.Study | None:
     record = jobs.current()
     if record is None or record.kind != "tune":
         return None
-    return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(record.settings["storage"]))
+    storage = record.settings["storage"]
+    try:
+        return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(storage))
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as error:
+        # Optuna words a lost database as "invalid data in the commit": the driver's reason says what it is.
+        cause = error.__cause__ or error
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        raise AgentError(
+            f"The study's storage ({described_storage(storage)}) cannot be read now: {reason}. Its database server "
+            "may be down: start it again (the page reads the study again at its next poll), or check "
+            f"{STORAGE_VARIABLE}."
+        ) from None
 
 
 def trials_account(study: optuna.Study, n_trials: int) -> str:

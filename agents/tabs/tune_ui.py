@@ -5,15 +5,14 @@ import gradio as gr
 
 from agents.core.hub import bar_progress
 from agents.jobs.manager import JobManager
-from agents.tabs.play import failure_markdown, new_output_folder
+from agents.tabs.play import failure_markdown
 from agents.tabs.train import default_hyperparameters, form_note
 from agents.tabs.tune import (
     best_markdown,
     best_train_hyperparameters,
     cancel_tuning,
     controls,
-    export_csv,
-    export_yaml,
+    export_tuning_study,
     finished_count,
     job_study,
     start_tuning,
@@ -122,7 +121,7 @@ class TuneMode:
             api_visibility="private",
         )
         self.export_button.click(
-            self.export_study, None, [self.trials_csv, self.best_yaml, self.message], api_visibility="private"
+            self.export_study, secret, [self.trials_csv, self.best_yaml, self.message], api_visibility="private"
         )
         self.load_outputs = [*inputs, self.study, self.seed]
 
@@ -242,11 +241,9 @@ class TuneMode:
             self.message: "",
         }
 
-    def export_study(self):
+    def export_study(self, secret_value, profile: gr.OAuthProfile | None):
         try:
-            study = job_study(self.jobs)
-            folder = new_output_folder()
-            csv_path, yaml_path = export_csv(study, folder), export_yaml(study, folder)
+            csv_path, yaml_path = export_tuning_study(self.jobs, profile.username if profile else None, secret_value)
         except Exception as error:
             return {self.message: failure_markdown("Could not export the study", error)}
         return {

@@ -18,6 +18,13 @@ from agents.core.errors import AgentError
 from agents.core.stopping import stop_on
 
 PROGRESS_BAR = gr.Progress(track_tqdm=True)
+# The heavy requests' lanes in Gradio's queue, each event and its API twin in one: two games at a time (a
+# short game never waits behind one long one), one evaluation or comparison at a time (each takes every
+# core). A visitor beyond them waits in the queue and is told their place; past QUEUE_SIZE, they are told
+# to come back.
+PLAY_LANE = {"concurrency_id": "play", "concurrency_limit": 2}
+BATCH_LANE = {"concurrency_id": "batch", "concurrency_limit": 1}
+QUEUE_SIZE = 40
 
 
 def game_choices() -> tuple[list[tuple[str, str]], str]:

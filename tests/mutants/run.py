@@ -189,6 +189,38 @@ MUTANTS = [
         "        if self.printed_at is None:\n",
         "tests/test_first_run.py::test_training_with_its_output_piped_prints_progress_at_a_steady_interval",
     ),
+    Mutant(
+        "hub stream not capped",
+        "a repo whose server lies about a file's size fills the Space's disk",
+        "agents/core/hub.py",
+        "            if self.received > cap:\n",
+        "            if False:\n",
+        "tests/test_online.py::test_a_file_whose_size_lies_is_stopped_on_the_stream_and_nothing_stays",
+    ),
+    Mutant(
+        "hub cache without a budget",
+        "every repo a visitor names stays on the Space's disk for good",
+        "agents/core/hub.py",
+        "            if total <= budget:\n                break\n",
+        "            break\n",
+        "tests/test_online.py::test_the_cache_keeps_its_budget_giving_back_the_least_recently_used_repo",
+    ),
+    Mutant(
+        "evaluation without a budget",
+        "one visitor's 100 games × 100,000 steps hold a Space's cores for hours",
+        "agents/tabs/evaluate.py",
+        '    check_evaluation_cost("This evaluation", episodes, max_steps)\n',
+        "",
+        "tests/test_budget.py::test_an_evaluation_over_the_budget_is_refused_before_any_work",
+    ),
+    Mutant(
+        "download outlives its request",
+        "a visitor who left still fills the Space's disk and network with their download",
+        "agents/core/hub.py",
+        "        check_stop()  # the visitor left: the downloads stop with this request (``finally`` above)\n",
+        "",
+        "tests/test_online.py::test_a_download_whose_request_ended_stops_at_once_and_leaves_nothing",
+    ),
 ]
 
 
