@@ -16,7 +16,14 @@ from agents.core.agent import agent_from_files
 from agents.core.agent_files import find_agent_files, offline_agent_files
 from agents.core.catalog import Game, get_game
 from agents.core.errors import AgentError
-from agents.core.hub import AgentFiles, cached_agent_files, download_agent_files, hub_reachable, not_cached
+from agents.core.hub import (
+    AgentFiles,
+    cached_agent_files,
+    check_repo_id,
+    download_agent_files,
+    hub_reachable,
+    not_cached,
+)
 from agents.core.repo_game import resolve_game
 from agents.leaderboard import store
 from agents.leaderboard.protocol import RANDOM_EPSILON, Protocol, arena_version, current_protocol
@@ -85,7 +92,7 @@ def _queue(url: str, game: Game, files: AgentFiles, protocol: Protocol, visitor:
         repo_id=row.pop("repo_id", files.repo_id),
         revision=row.pop("revision", agent_revision(files)),
         protocol=protocol.name,
-        algo=files.algo,
+        algo=row.pop("algo", files.algo),
         epsilon=row.pop("epsilon", protocol.epsilon),
         max_steps=protocol.max_steps,
         seeds=protocol.fresh_seeds(),
@@ -112,6 +119,7 @@ def queue_references(url: str, game: Game, protocol: Protocol) -> None:
         None,
         repo_id=RANDOM_AGENT,
         revision=RANDOM_REVISION,
+        algo="random",
         epsilon=RANDOM_EPSILON,
         claimed=None,
     )
@@ -120,6 +128,7 @@ def queue_references(url: str, game: Game, protocol: Protocol) -> None:
 def submit(repo_id: str, game_name: str | None = None, visitor: str | None = None, url: str | None = None) -> Receipt:
     """Check the agent in ``repo_id`` and queue it on its game's board (``visitor``: whom the bound applies to)."""
     url = store.database_url(url)
+    repo_id = check_repo_id(repo_id)
     game = resolve_game(game_name, repo_id)
     files = find_agent_files(game, repo_id)
     protocol = current_protocol()
