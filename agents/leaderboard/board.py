@@ -200,6 +200,13 @@ def ranking(game_name: str, order: str = "mean", url: str | None = None) -> list
                 "claimed": entry.claimed,
                 "claim_too_high": claim_too_high(entry),
                 "finished_at": entry.finished_at,
+                "protocol": entry.protocol,
+                "arena_version": entry.arena_version,
+                "epsilon": entry.epsilon,
+                "max_steps": entry.max_steps,
+                "seeds": entry.seeds,
+                "scores": entry.scores,
+                "episode_steps": entry.episode_steps,
             }
         )
     rows.sort(key=lambda row: row[key], reverse=True)
