@@ -13,7 +13,6 @@ dies its lease runs out and another worker takes the submission over.
 import functools
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -242,5 +241,6 @@ def remove(url: str, submission_id: int) -> bool:
     return changed.rowcount == 1
 
 
-def everything(url: str) -> Iterator[Submission]:
-    yield from _select(url)
+def everything(url: str) -> list[Submission]:
+    """Every submission, in the order they came, whatever their state."""
+    return _select(url)

@@ -3,14 +3,13 @@
 The app runs one in a thread (unless ``ARENA_LEADERBOARD_WORKER=0``); more run anywhere the database is
 reachable, as ``python -m agents.leaderboard worker --database postgresql://...``. Each submission's games are
 played by :func:`agents.evaluate.evaluation.evaluate_files` over this machine's cores, on the seeds drawn when
-it was submitted. The lease is renewed as the games report progress; a worker that loses it (it stalled past
+it was submitted. The lease is renewed from a thread while the games run; a worker that loses it (it stalled past
 the lease and another worker took over) drops its result.
 """
 
 import os
 import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -38,25 +37,27 @@ class WorkerLog:
     lost: list[int] = field(default_factory=list)
 
 
+def _keep_lease(url: str, entry: store.Submission, worker: str, done: threading.Event) -> None:
+    """Renew the lease a few times per lease until ``done``: a live worker keeps its submission however slowly
+    its games start; a dead one stops renewing."""
+    while not done.wait(LEASE_S / 4):
+        store.renew(url, entry.id, worker, LEASE_S)
+
+
 def evaluate_entry(url: str, entry: store.Submission, log: WorkerLog) -> None:
     """Play the entry's games and record them, while this worker still holds it."""
-    renewed = [time.monotonic()]
-
-    def keep_lease(finished: int, total: int, rate: float) -> None:
-        if time.monotonic() - renewed[0] > LEASE_S / 4:
-            store.renew(url, entry.id, log.name, LEASE_S)
-            renewed[0] = time.monotonic()
-
     game = get_game(entry.game)
+    done = threading.Event()
+    threading.Thread(target=_keep_lease, args=(url, entry, log.name, done), daemon=True).start()
     try:
         files = agent_files_at(entry, game)
-        evaluation = evaluate_files(
-            files, game, len(entry.seeds), entry.epsilon, entry.max_steps, entry.seeds[0], progress=keep_lease
-        )
+        evaluation = evaluate_files(files, game, len(entry.seeds), entry.epsilon, entry.max_steps, entry.seeds[0])
     except AgentError as error:
         if store.fail(url, entry.id, log.name, str(error)):
             log.failed.append(entry.id)
         return
+    finally:
+        done.set()
     recorded = store.finish(
         url,
         entry.id,
