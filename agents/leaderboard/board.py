@@ -209,7 +209,7 @@ def ranking(game_name: str, order: str = "mean", url: str | None = None) -> list
                 "episode_steps": entry.episode_steps,
             }
         )
-    rows.sort(key=lambda row: row[key], reverse=True)
+    rows.sort(key=lambda row: (-row[key], row["entry"]))  # a tie: the earlier entry first
     return [{"rank": place, **row} for place, row in enumerate(rows, start=1)]
 
 

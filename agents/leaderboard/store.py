@@ -103,15 +103,13 @@ class Submission:
 
 
 def database_url(url: str | None = None) -> str:
-    """``url``, else ``$ARENA_LEADERBOARD_DATABASE``, else SQLite in the data folder; ``postgresql://`` runs on
-    psycopg (version 3, the driver the Arena installs)."""
+    """``url``, else ``$ARENA_LEADERBOARD_DATABASE``, else SQLite in the data folder (``postgresql://`` runs on
+    psycopg 3, SQLAlchemy 2.1's default driver, which the Arena installs)."""
     url = url or os.getenv(DATABASE_VARIABLE)
     if not url:
         folder = data_root()
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'leaderboard.sqlite3'}"
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
 

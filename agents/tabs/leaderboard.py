@@ -29,7 +29,7 @@ HUB = "https://huggingface.co/"
 BOARD_COLUMNS = [
     "Rank", "Agent", "Commit", "Algorithm", "Mean ± std", "Mean − std", "Median", "Games", "Claimed", "Date", "Entry"
 ]  # fmt: skip
-BOARD_WIDTHS = ["60px", "320px", "90px", "100px", "140px", "100px", "90px", "70px", "100px", "110px", "70px"]
+BOARD_WIDTHS = ["60px", "290px", "80px", "90px", "120px", "90px", "80px", "60px", "90px", "100px", "60px"]
 BOARD_TYPES = ["number", "markdown", "str", "str", "str", "number", "number", "number", "str", "str", "number"]
 QUEUE_COLUMNS = ["Place", "Entry", "Game", "Agent", "State"]
 REFERENCE_NAMES = {"random": "reference", "sb3": "reference: the RL Zoo's", "offline": "reference: the Arena's"}
@@ -79,7 +79,8 @@ def board_heading(game: str) -> str:
     protocol = current_protocol()
     return (
         f"### {get_game(game).title}\nProtocol `{protocol.name}`: {protocol.describe()}. ⚠️ beside a claim: the "
-        "model card claims more than 2 standard errors above the measured mean."
+        "model card claims more than 2 standard errors above the measured mean. Kept in "
+        f"{store.describe_database(store.database_url())}."
     )
 
 
