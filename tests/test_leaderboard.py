@@ -12,7 +12,7 @@ from agents.core.errors import AgentError
 from agents.leaderboard import store
 from agents.leaderboard.board import RANDOM_AGENT, remove_entry, submit
 from agents.leaderboard.protocol import current_protocol
-from agents.tabs.leaderboard import board_table
+from agents.tabs.leaderboard import board_table, entry_evaluation, entry_markdown
 from tests import hub_cache
 from tests.conftest import CACHE
 
@@ -107,6 +107,17 @@ def test_the_board_ranks_by_the_order_asked_and_flags_a_claim_too_high(url):
     assert list(by_mean_minus_std["Mean − std"]) == sorted(by_mean_minus_std["Mean − std"], reverse=True)
     with pytest.raises(AgentError, match="order must be one of"):
         board_table("SpaceInvaders", "max")
+
+
+def test_an_entry_shows_its_games_its_seeds_its_claim_and_how_to_rerun_it(url):
+    entry = store.get(url, finished(url, "b/lucky", [0.0, 0.0, 165.0], claimed=300.0).id)
+    assert entry_evaluation(entry).table()[["seed", "score"]].values.tolist() == [[1, 0.0], [2, 0.0], [3, 165.0]]
+    text = entry_markdown(entry)
+    assert "**55.0 ± 77.8** over 3 games, median 0.0, seeds 1–3, ε = 0.01" in text
+    assert "claims 300.0: more than 2 standard errors above the measured mean (+4.5 standard errors)" in text
+    assert "python -m agents.evaluate --repo-id b/lucky --revision abc --first-seed 1 --episodes 3" in text
+    with pytest.raises(AgentError, match="has not been evaluated"):
+        entry_evaluation(queued(url, "c/waiting"))
 
 
 def test_on_a_space_the_queue_is_bounded_per_visitor_and_only_the_owner_removes(hf_cache, url, monkeypatch):

@@ -5,6 +5,7 @@ explores), the score from SB3's Monitor, unclipped."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ import pytest
 from stable_baselines3 import DQN
 
 from agents.core.hub import fetch_agent_files
+from agents.leaderboard import store
+from agents.leaderboard.board import entry_details
+from agents.tabs.leaderboard import entry_markdown, replay_best_game
 from tests.test_independent import rl_zoo_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +70,16 @@ def test_an_entrys_scores_are_stock_sb3s_on_its_published_seeds(hf_cache, tmp_pa
         assert [steps for _, steps in stock] == row["episode_steps"], row["repo_id"]
         assert row["mean"] == pytest.approx(np.mean(row["scores"]))
     assert rows["random"]["epsilon"] == 1.0 and rows["sb3"]["epsilon"] == 0.01
+
+    # The rerun the entry's page prints gives the same games; its best game, replayed through Play, is that game.
+    entry = entry_details(rows["sb3"]["entry"], store.database_url(f"sqlite:///{tmp_path / 'leaderboard.sqlite3'}"))
+    rerun = re.search(r"python -m agents.evaluate .*", entry_markdown(entry)).group(0)
+    assert f"--revision {entry.revision}" in rerun
+    rerun_summary = subprocess.run(
+        rerun.replace("python", sys.executable, 1).split(), cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert json.loads(rerun_summary.stdout.strip().splitlines()[-1])["scores"] == entry.scores
+    replay = replay_best_game(entry)
+    best = int(np.argmax(entry.scores))
+    assert (replay.seed, replay.score) == (entry.seeds[best], entry.scores[best])
+    assert replay.steps == entry.episode_steps[best]

@@ -16,14 +16,7 @@ from agents.core.agent import agent_from_files
 from agents.core.agent_files import find_agent_files, offline_agent_files
 from agents.core.catalog import Game, get_game
 from agents.core.errors import AgentError
-from agents.core.hub import (
-    AgentFiles,
-    cached_agent_files,
-    check_repo_id,
-    download_agent_files,
-    hub_reachable,
-    not_cached,
-)
+from agents.core.hub import AgentFiles, check_repo_id
 from agents.core.repo_game import resolve_game
 from agents.leaderboard import store
 from agents.leaderboard.protocol import RANDOM_EPSILON, Protocol, arena_version, current_protocol
@@ -160,12 +153,7 @@ def agent_files_at(entry: store.Submission, game: Game) -> AgentFiles:
     shipped = offline_agent_files(game.env_id)
     if shipped is not None and entry.repo_id == shipped.repo_id:
         return shipped
-    cached = cached_agent_files(entry.repo_id, game.env_id, entry.revision)
-    if cached is not None:
-        return cached
-    if not hub_reachable():
-        raise not_cached(f"{entry.repo_id} at {entry.revision} for {game.env_id}")
-    return download_agent_files(entry.repo_id, game.env_id, revision=entry.revision)
+    return find_agent_files(game, entry.repo_id, revision=entry.revision)
 
 
 def minus_std(entry: store.Submission) -> float:

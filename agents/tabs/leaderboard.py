@@ -113,8 +113,9 @@ def entry_markdown(entry: store.Submission) -> str:
         )
         claim = f"The model card claims {entry.claimed:.1f}: {verdict} the measured mean ({gap:+.1f} standard errors)."
     rerun = (
-        f"python -m agents.evaluate --repo-id {entry.repo_id} --first-seed {entry.seeds[0]} "
-        f"--episodes {len(entry.seeds)} --epsilon {entry.epsilon:g} --max-steps {entry.max_steps}"
+        f"python -m agents.evaluate --repo-id {entry.repo_id} --revision {entry.revision} "
+        f"--first-seed {entry.seeds[0]} --episodes {len(entry.seeds)} --epsilon {entry.epsilon:g} "
+        f"--max-steps {entry.max_steps}"
     )
     label = reference_label(entry, game)
     return "\n".join(
@@ -127,7 +128,7 @@ def entry_markdown(entry: store.Submission) -> str:
             "",
             claim,
             "",
-            f"Rerun it, game by game (at the commit above):\n```\n{rerun}\n```" if label != "random" else "",
+            f"Rerun it, game by game:\n```\n{rerun}\n```" if label in ("", "sb3") else "",
         ]
     )
 
