@@ -93,6 +93,16 @@ def test_browser_submits_two_agents_finds_them_ranked_and_the_same_board_after_a
     assert [row[4].split(" ±")[0] for row in rows] == [f"{means[repo]:.1f}" for repo in ranked]
     screenshot(page, tmp_path, "leaderboard-1280.png")
 
+    # An entry opened: its games, seeds and the command that reruns it.
+    top = next(row for row in published if row["repo_id"] == ranked[0])
+    page.get_by_text("An entry: its games, seeds and best game").click()
+    page.get_by_role("spinbutton", name="Entry (the board's last column)").fill(str(top["entry"]))
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(page.get_by_text(f"seeds {top['seeds'][0]}–{top['seeds'][-1]}, ε = {top['epsilon']:g}")).to_be_visible(
+        timeout=30_000
+    )
+    expect(page.get_by_role("heading", name=re.compile(rf"Entry {top['entry']}: "))).to_be_visible()
+
     leaderboard_app.restart()
     for viewport in (DESKTOP, PHONE):
         page = browser.new_page(viewport=viewport)

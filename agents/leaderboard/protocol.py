@@ -4,8 +4,9 @@ Whole games (all lives), the unclipped game score, ε = 0.01 as the RL Zoo score
 27,000 agent steps (108,000 frames) a game, and 30 games a submission, each with a seed drawn fresh for
 that submission and published with it. 30 games, as the DQN Nature paper's evaluation: the standard error
 of the mean is then under a fifth of the scores' spread, so two agents half a spread apart are told apart
-at about two standard errors, while a submission costs a few minutes on a 2-core Space (a typical
-Atari game at ε = 0.01 lasts 2,000 to 5,000 agent steps; 30 of them are about 100,000 steps).
+at about two standard errors, while a submission costs minutes on a 2-core Space: Evaluate plays about
+900 agent steps/s there (``bench/eval_speed.py``), and 30 games of 2,000 to 5,000 agent steps, typical at
+ε = 0.01, are 60,000 to 150,000 steps; 30 games all stopped at the cap would be about 15 minutes.
 ``ARENA_LEADERBOARD_GAMES`` and ``ARENA_LEADERBOARD_MAX_STEPS`` change it (the tests' tiny boards):
 the protocol's name then changes too, and a new board starts.
 """

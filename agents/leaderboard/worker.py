@@ -9,9 +9,14 @@ the lease and another worker took over) drops its result.
 
 import os
 import socket
+import sys
 import threading
+import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
+
+import sqlalchemy as sa
 
 from agents.core.catalog import get_game
 from agents.core.errors import AgentError
@@ -52,8 +57,11 @@ def evaluate_entry(url: str, entry: store.Submission, log: WorkerLog) -> None:
     try:
         files = agent_files_at(entry, game)
         evaluation = evaluate_files(files, game, len(entry.seeds), entry.epsilon, entry.max_steps, entry.seeds[0])
-    except AgentError as error:
-        if store.fail(url, entry.id, log.name, str(error)):
+    except Exception as error:  # the entry fails with the reason shown; the worker goes on with the next
+        if not isinstance(error, AgentError):
+            traceback.print_exception(error)
+        reason = str(error) if isinstance(error, AgentError) else f"{type(error).__name__}: {error}"
+        if store.fail(url, entry.id, log.name, reason):
             log.failed.append(entry.id)
         return
     finally:
@@ -74,20 +82,21 @@ def evaluate_entry(url: str, entry: store.Submission, log: WorkerLog) -> None:
     (log.finished if recorded else log.lost).append(entry.id)
 
 
-def run_worker(url: str, drain: bool = False, stop: threading.Event | None = None) -> WorkerLog:
+def run_worker(url: str, drain: bool = False) -> WorkerLog:
     """Evaluate submissions as they come; with ``drain``, return once nothing is waiting or held by any worker
     (a dead worker's submission is waited for until its lease runs out, then taken over)."""
     log = WorkerLog(worker_name())
-    stop = stop or threading.Event()
-    while not stop.is_set():
-        entry = store.claim(url, log.name, LEASE_S)
-        if entry is not None:
-            evaluate_entry(url, entry, log)
-        elif drain and not store.waiting(url):
-            break
-        else:
-            stop.wait(POLL_S)
-    return log
+    while True:
+        try:
+            entry = store.claim(url, log.name, LEASE_S)
+            if entry is not None:
+                evaluate_entry(url, entry, log)
+                continue
+            if drain and not store.waiting(url):
+                return log
+        except sa.exc.OperationalError as error:  # the database out of reach a moment: a lease outlasts it
+            print(f"Leaderboard worker {log.name}: the database did not answer ({error})", file=sys.stderr, flush=True)
+        time.sleep(POLL_S)
 
 
 def start_background_worker(url: str) -> threading.Thread:
