@@ -78,7 +78,10 @@ def receipt(url: str, entry: store.Submission, new: bool) -> Receipt:
     return Receipt(entry, new, position, position * statistics.median(recent) if recent else None)
 
 
-def _queue(url: str, game: Game, files: AgentFiles, protocol: Protocol, visitor: str | None, **row: Any) -> tuple:
+def _queue(
+    url: str, game: Game, files: AgentFiles, protocol: Protocol, visitor: str | None, **row: Any
+) -> tuple[store.Submission, bool]:
+    """Queue ``files``' agent on the protocol's board (``row``: what a reference row sets otherwise)."""
     return store.add(
         url,
         game=game.key,

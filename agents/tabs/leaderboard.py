@@ -14,6 +14,7 @@ from agents.evaluate.evaluation import Evaluation
 from agents.leaderboard import store
 from agents.leaderboard.board import (
     RANDOM_AGENT,
+    RANDOM_REVISION,
     agent_files_at,
     claim_too_high,
     entry_details,
@@ -53,7 +54,7 @@ def board_table(game: str, order: str = "mean") -> pd.DataFrame:
         {
             "Rank": row["rank"],
             "Agent": agent_link(row["repo_id"], row["revision"], row["reference"]),
-            "Commit": row["revision"][:7] if row["revision"] != "-" else "–",
+            "Commit": row["revision"][:7] if row["revision"] != RANDOM_REVISION else "–",
             "Algorithm": {"dqn": "DQN", "qrdqn": "QR-DQN", "random": "random"}.get(row["algo"], row["algo"]),
             "Mean ± std": f"{row['mean']:.1f} ± {row['std']:.1f}",
             "Mean − std": round(row["mean_minus_std"], 1),
