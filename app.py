@@ -11,6 +11,7 @@ from agents.core.access import training_available
 from agents.jobs.manager import JobManager
 from agents.tabs.compare_ui import CompareTab, compare_api
 from agents.tabs.evaluate_ui import EvaluateTab, evaluate_api
+from agents.tabs.leaderboard_ui import LeaderboardTab, leaderboard_api, submit_api
 from agents.tabs.play import KEEP_OUTPUTS_S
 from agents.tabs.play_ui import PlayTab, curves_api, play_api
 from agents.tabs.train_ui import TrainTab
@@ -47,16 +48,21 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     evaluate = EvaluateTab(GAME_CHOICES, FIRST_GAME)
     compare = CompareTab(GAME_CHOICES, FIRST_GAME, jobs)
     train = TrainTab(GAME_CHOICES, FIRST_GAME, jobs, TRAINING_ON, TRAINING_NOTE)
+    leaderboard = LeaderboardTab(GAME_CHOICES, FIRST_GAME)  # last: on a phone it is the one in the tabs' menu
 
     def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
         """A new visit: games marked as they are now, and the Train tab showing the job on screen, if any."""
         games = game_dropdown_update()
-        return {play.game: games, evaluate.game: games, compare.game: games} | train.on_load(games, token, profile)
+        pages = {play.game: games, evaluate.game: games, compare.game: games, leaderboard.game: games}
+        return pages | train.on_load(games, token, profile)
 
     page_load = demo.load(
-        load_page, None, [play.game, evaluate.game, compare.game, *train.load_outputs], api_visibility="private"
+        load_page,
+        None,
+        [play.game, evaluate.game, compare.game, leaderboard.game, *train.load_outputs],
+        api_visibility="private",
     )
-    for tab in (play, evaluate, compare, train):
+    for tab in (play, evaluate, compare, leaderboard, train):
         tab.follower.after(page_load)  # a repo typed while the page loaded keeps its game
     train.after_load(page_load)
     # The heavy endpoints' work (workers, ffmpeg) stops when their request ends: cancelled, closed or lost.
@@ -65,6 +71,8 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     gr.api(ends_with_request(evaluate_api), api_name="evaluate", **BATCH_LANE)
     gr.api(ends_with_request(curves_api), api_name="curves")
     gr.api(ends_with_request(compare_api), api_name="compare", **BATCH_LANE)
+    gr.api(submit_api, api_name="submit")
+    gr.api(leaderboard_api, api_name="leaderboard")
     train.register_api()
 
 # Gradio's login button checks the login with an endpoint of its own: internal, like the page's events.
@@ -88,4 +96,5 @@ if __name__ == "__main__":
         step_costs(training_device())
         print("Timed: the Train tab's estimates are this machine's.", flush=True)
     jobs.resume_interrupted()
+    leaderboard.start_worker()
     demo.block_thread()

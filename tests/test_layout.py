@@ -6,7 +6,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each folder may import its own modules and those of the folders of a lower rank, never a higher or equal one.
-RANK = {"core": 0, "play": 1, "curves": 1, "evaluate": 2, "compare": 3, "train": 3, "tune": 4, "jobs": 5, "tabs": 6}
+RANK = {
+    "core": 0,
+    "play": 1,
+    "curves": 1,
+    "evaluate": 2,
+    "compare": 3,
+    "leaderboard": 3,
+    "train": 3,
+    "tune": 4,
+    "jobs": 5,
+    "tabs": 6,
+}
 
 
 def agent_imports(path: Path) -> set[str]:

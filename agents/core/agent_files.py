@@ -118,18 +118,22 @@ def game_or_default(name: str | None) -> Game:
     return get_game(name) if name and name.strip() else get_game(first_playable_game())
 
 
-def find_agent_files(game: Game, repo_id: str | None = None, progress: ByteProgress | None = None) -> AgentFiles:
-    """The files of the agent that plays ``game``: ``repo_id``'s, else the game's sb3 agent's.
+def find_agent_files(
+    game: Game, repo_id: str | None = None, progress: ByteProgress | None = None, revision: str | None = None
+) -> AgentFiles:
+    """The files of the agent that plays ``game``: ``repo_id``'s (at ``revision``, a commit, if given), else the
+    game's sb3 agent's.
 
     When the game's own Hub agent is out of reach and the Arena ships one for the game, that one
-    is used (Play, Train's start agent and evaluation alike). An agent that cannot be had here is
-    refused with the names of those that can. ``progress`` hears the bytes of a model zip downloaded.
+    is used (Play, Train's start agent and evaluation alike), unless a revision was asked for. An agent that
+    cannot be had here is refused with the names of those that can. ``progress`` hears the bytes of a model zip
+    downloaded.
     """
     repo_id = check_repo_id(repo_id) if repo_id and repo_id.strip() else game.repo_id
     try:
-        return fetch_agent_files(repo_id, game.env_id, progress)
+        return fetch_agent_files(repo_id, game.env_id, progress, revision)
     except HubUnavailable as error:
-        files = offline_agent_files(game.env_id) if repo_id == game.repo_id else None
+        files = offline_agent_files(game.env_id) if repo_id == game.repo_id and revision is None else None
         if files is None:
             raise HubUnavailable(f"{error} {playable_now_sentence(online=False)}") from None
         return files

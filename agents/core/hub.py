@@ -539,18 +539,22 @@ def check_for_newer_revision(repo_id: str, env_id: str, cached: AgentFiles) -> N
     threading.Thread(target=check, name=f"revision-{repo_id}", daemon=True).start()
 
 
-def fetch_agent_files(repo_id: str, env_id: str, progress: ByteProgress | None = None) -> AgentFiles:
+def fetch_agent_files(
+    repo_id: str, env_id: str, progress: ByteProgress | None = None, revision: str | None = None
+) -> AgentFiles:
     """The files of the agent that ``repo_id`` holds for ``env_id`` (DQN or QR-DQN, by the RL Zoo's file
-    names): the cache's at once if it has them all, else downloaded (see the module's docstring)."""
+    names) at ``revision`` (a commit; main by default): the cache's at once if it has them all, else downloaded
+    (see the module's docstring)."""
     repo_id = check_repo_id(repo_id)
-    cached = cached_agent_files(repo_id, env_id)
+    cached = cached_agent_files(repo_id, env_id, revision)
     if cached is not None:
         _mark_used(repo_id, cached.model_zip)
-        check_for_newer_revision(repo_id, env_id, cached)
+        if revision is None:
+            check_for_newer_revision(repo_id, env_id, cached)
         return cached
     if not hub_reachable():
-        raise not_cached(f"{repo_id} for {env_id}")
-    files = download_agent_files(repo_id, env_id, progress)
+        raise not_cached(f"{repo_id} for {env_id}" + (f" at {revision}" if revision else ""))
+    files = download_agent_files(repo_id, env_id, progress, revision=revision)
     _mark_used(repo_id, files.model_zip)
     trim_cache(keep=repo_id)
     return files

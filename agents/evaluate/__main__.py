@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--game", default=None, help=GAME_OPTION_HELP)
     parser.add_argument("--repo-id", default=None, help="a Hub repo in the RL Zoo layout (default: the game's sb3 one)")
+    parser.add_argument("--revision", default=None, help="the repo's commit to evaluate (default: its newest)")
     add_protocol_arguments(parser)
     parser.add_argument("--out", type=Path, default=None, help="folder for results.json and games.csv")
     return parser
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         game = resolve_game(args.game, args.repo_id)
         # The files only: each worker loads the agent itself, so the games start without waiting for this process.
-        files = find_agent_files(game, args.repo_id, printed_progress())
+        files = find_agent_files(game, args.repo_id, printed_progress(), args.revision)
         print(f"Evaluating {files.repo_id} on {game.env_id}", file=sys.stderr)
         evaluation = evaluate_files(
             files, game, args.episodes, args.epsilon, args.max_steps, args.first_seed, progress=printed_games()

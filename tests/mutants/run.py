@@ -221,6 +221,22 @@ MUTANTS = [
         "",
         "tests/test_online.py::test_a_download_whose_request_ended_stops_at_once_and_leaves_nothing",
     ),
+    Mutant(
+        "leases never run out",
+        "a submission whose worker died stays in the Leaderboard's queue for ever",
+        "agents/leaderboard/store.py",
+        "((submissions.c.state == RUNNING) & (submissions.c.lease_until < now))",
+        "((submissions.c.state == RUNNING) & False)",
+        "tests/test_leaderboard.py::test_workers_never_share_a_submission_and_a_dead_workers_is_taken_over",
+    ),
+    Mutant(
+        "board upside down",
+        "the Leaderboard ranks the worst agent first",
+        "agents/leaderboard/board.py",
+        '    rows.sort(key=lambda row: (-row[key], row["entry"]))',
+        '    rows.sort(key=lambda row: (row[key], row["entry"]))',
+        "tests/test_leaderboard.py::test_the_board_ranks_by_the_order_asked_and_flags_a_claim_too_high",
+    ),
 ]
 
 

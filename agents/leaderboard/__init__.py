@@ -1,0 +1,1 @@
+"""The Leaderboard: agents ranked per game by scores the Arena measured itself, on a fixed protocol."""
