@@ -35,6 +35,8 @@ THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the
     font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
     font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"],
 )
+# On a phone Gradio moves the tabs that do not fit into a "⋯" menu: narrower tab buttons keep all five in sight.
+PHONE_CSS = "@media (max-width: 480px) { .tab-container > button { padding: 0 7px; } }"
 
 jobs = JobManager()
 TRAINING_ON, TRAINING_NOTE = training_available()
@@ -88,6 +90,7 @@ if __name__ == "__main__":
         server_name=host,
         server_port=port,
         theme=THEME,
+        css=PHONE_CSS,
         prevent_thread_lock=True,  # served from here on: the URL is out before the machine is timed
     )
     print(f"Open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} in a browser.", flush=True)

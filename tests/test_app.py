@@ -85,7 +85,8 @@ def test_play_endpoint_returns_a_playable_video_the_csv_and_a_summary(client):
 
 def test_only_the_documented_endpoints_are_public(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    public = ["/compare", "/curves", "/evaluate", "/play", "/train", "/train_cancel", "/train_status"]
+    public = ["/compare", "/curves", "/evaluate", "/leaderboard", "/play", "/submit", "/train", "/train_cancel"]
+    public += ["/train_status"]
     public += ["/tune", "/tune_cancel", "/tune_status"]
     assert sorted(endpoints) == public
     names = [p["parameter_name"] for p in endpoints["/play"]["parameters"]]

@@ -546,3 +546,35 @@ def test_the_study_export_is_the_owners_on_a_space_and_says_when_there_is_none(t
         export_tuning_study(jobs, "someone-else", "")
     with pytest.raises(AgentError, match="There is no tuning study with a finished trial to export yet: tune first"):
         export_tuning_study(jobs, "tester", "")
+
+
+# A writer that really dies mid-record: the kernel's file size limit (RLIMIT_FSIZE) cuts its write a few
+# thousand bytes into a long record and kills it with SIGXFSZ, lock still held, as a crash does.
+CRASHING_WRITER = """
+import os, resource, signal, sys
+import optuna
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it, to raise an OSError instead: die, as C does
+path = sys.argv[1]
+storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+trial = optuna.load_study(study_name="earlier", storage=storage).ask()
+limit = os.path.getsize(path) + 5000
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+trial.set_user_attr("notes", "x" * 100_000)
+"""
+
+
+@pytest.mark.slow  # Optuna's lock, left by the dead writer, is broken after its 30 s grace period
+def test_a_writer_killed_mid_record_leaves_a_journal_that_tuning_mends_and_goes_on(tmp_path, capsys):
+    path = tmp_path / "tuning" / "optuna-journal.log"
+    path.parent.mkdir()
+    optuna_journal(path)
+    writer = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(path)], capture_output=True, timeout=120)
+    assert writer.returncode == -signal.SIGXFSZ, writer.stderr[-2000:]
+    torn = path.read_bytes()
+    assert not torn.endswith(b"\n") and b'"notes":"xxx' in torn.rsplit(b"\n", 1)[1]  # the record cut mid-write
+    storage = open_storage(str(path))  # mends it, once the dead writer's lock is given up
+    (aside,) = torn_files(path)
+    assert aside.read_bytes() == torn.rsplit(b"\n", 1)[1] and "set aside in" in capsys.readouterr().err
+    earlier = optuna.load_study(study_name="earlier", storage=storage)
+    earlier.tell(earlier.ask(), 7)
+    assert [t.value for t in optunas_own_view(path, "earlier").trials] == [0, 1, 2, None, 7]

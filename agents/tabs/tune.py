@@ -286,14 +286,15 @@ def study_controls(study: optuna.Study | None) -> dict[str, bool]:
 
 
 def controls(status: dict[str, Any], username: str | None = None) -> dict[str, bool]:
-    """Which Tune buttons can act now: start when no job runs, cancel while a tuning job does (both only for
-    someone who may control training)."""
+    """Which Tune buttons can act now: start when no job runs, cancel while a tuning job does, export (with a
+    completed trial, see :func:`study_controls`): all only for someone who may control training."""
     running = status.get("status") == "running"
     available, _ = training_available()
     may_control = may_control_training(username, None) or bool(os.getenv(SECRET_VARIABLE))
     return {
         "start": available and may_control and not running,
         "cancel": may_control and running and is_tuning(status),
+        "export": may_control,
     }
 
 

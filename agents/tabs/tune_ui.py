@@ -162,7 +162,7 @@ class TuneMode:
             self.best_text: best_markdown(study, status) if study is not None else "",
             self.trials_frame: trials_table(study) if study is not None else None,
             self.use_best: gr.Button(interactive=study_can["use_best"]),
-            self.export_button: gr.Button(interactive=study_can["export"]),
+            self.export_button: gr.Button(interactive=study_can["export"] and can["export"]),
             self.shown_trials: count,
         }
         if count != shown_count:
