@@ -9,8 +9,11 @@ two lengths and its steps/s is the difference, so start-up counts on neither sid
 side is a :class:`agents.jobs.manager.JobManager` job whose status is read every 2 s, as the page does.
 
 It also checks the time the Train tab announces before a run: the estimate from this machine's
-step costs (``agents.train.training_time``, as the app measures them at start-up) against the time both
-sides took, for the whole longer run (the job) and for the steps between the two lengths (both).
+step costs (``agents.train.training_time``, timed as the app times them when an estimate is needed)
+against the time both sides took, for the whole longer run (the job) and for the steps between the two
+lengths (both); and the job's "time left", read as the page reads it, against the time that was really
+left. ``--load N`` runs N busy processes (one core each) beside everything, timing included, for the
+same checks on a loaded machine.
 """
 
 import argparse
@@ -61,20 +64,35 @@ def estimate(costs, steps: int) -> float:
     return costs.estimate_seconds({**rl_zoo_atari_defaults(), **OVERRIDES, "n_timesteps": steps})
 
 
-def time_job(game: str, steps: int, folder: Path) -> float:
-    """Seconds of the job's training phase, its status polled every 2 s as the Train tab does."""
+def time_job(game: str, steps: int, folder: Path) -> tuple[float, list[tuple[float, float]]]:
+    """Seconds of the job's training phase, its status polled every 2 s as the Train tab does, and the
+    time left it announced: (seconds into the run, seconds left) at each poll."""
     jobs = JobManager(folder)
     settings = TrainingSettings(
         game=game, start="scratch", hyperparameters={**OVERRIDES, "n_timesteps": steps}, eval_freq=-1, save_freq=-1
     )
     jobs.start(settings)
+    announced = []
     while jobs.status()["phase"] == "training":
         status = jobs.status()
         status_markdown(status), training_curve(status)
+        progress = status.get("progress") or {}
+        if progress.get("seconds_left") is not None:
+            announced.append((progress["seconds"], progress["seconds_left"]))
         time.sleep(2)
     status = jobs.wait()
     assert status["status"] == "finished", status.get("error")
-    return status["progress"]["seconds"]
+    return status["progress"]["seconds"], announced
+
+
+def time_left_ratios(announced: list[tuple[float, float]], took: float) -> list[float]:
+    """Announced / real time left, from a tenth of the run on, while at least 10 s were left."""
+    return [left / (took - at) for at, left in announced if at >= took / 10 and took - at >= 10]
+
+
+def busy_processes(count: int) -> list[subprocess.Popen]:
+    """``count`` processes that each keep a core busy: a loaded machine."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
 def main() -> None:
@@ -85,20 +103,31 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=6000, help="steps of the longer run of each side (default: 6000)")
     parser.add_argument("--game", default="Pong", help="the Atari game to train on (default: Pong)")
+    parser.add_argument("--load", type=int, default=0, help="busy processes beside the runs (default: 0, idle)")
     args = parser.parse_args()
     env_id = get_game(args.game).env_id
     work = Path(tempfile.mkdtemp(prefix="arena-train-bench-"))
     extra = args.steps - WARM_UP_STEPS
 
-    costs = measure_step_costs(training_device())
-    zoo = (time_rl_zoo(env_id, WARM_UP_STEPS, work / "zoo-a"), time_rl_zoo(env_id, args.steps, work / "zoo-b"))
-    ours = (time_job(args.game, WARM_UP_STEPS, work / "job-a"), time_job(args.game, args.steps, work / "job-b"))
+    load = busy_processes(args.load)
+    try:
+        costs = measure_step_costs(training_device())
+        zoo = (time_rl_zoo(env_id, WARM_UP_STEPS, work / "zoo-a"), time_rl_zoo(env_id, args.steps, work / "zoo-b"))
+        (short, _), (long, announced) = (
+            time_job(args.game, WARM_UP_STEPS, work / "job-a"),
+            time_job(args.game, args.steps, work / "job-b"),
+        )
+    finally:
+        for process in load:
+            process.kill()
+    ours = (short, long)
     zoo_rate = extra / (zoo[1] - zoo[0])
     ours_rate = extra / (ours[1] - ours[0])
     device = training_device()
     name = torch.cuda.get_device_name(0) if device == "cuda" else f"{os.cpu_count()} CPU cores"
     print(
-        f"device: {device} ({name}); {env_id}; overrides {OVERRIDES}; steps/s over steps {WARM_UP_STEPS}-{args.steps}"
+        f"device: {device} ({name}), {args.load} busy processes beside; {env_id}; overrides {OVERRIDES}; "
+        f"steps/s over steps {WARM_UP_STEPS}-{args.steps}"
     )
     print(f"python -m rl_zoo3.train:            {zoo_rate:7.1f} steps/s")
     print(f"Arena job (live progress, polled):  {ours_rate:7.1f} steps/s")
@@ -112,6 +141,13 @@ def main() -> None:
         f"estimate for steps {WARM_UP_STEPS}-{args.steps}: {between:.0f} s; RL Zoo {zoo[1] - zoo[0]:.0f} s "
         f"({between / (zoo[1] - zoo[0]):.2f}), job {ours[1] - ours[0]:.0f} s ({between / (ours[1] - ours[0]):.2f})"
     )
+
+    ratios = sorted(time_left_ratios(announced, ours[1]))
+    if ratios:
+        print(
+            f"time left announced / really left, {len(ratios)} polls from a tenth of the run on: median "
+            f"{ratios[len(ratios) // 2]:.2f}, range {ratios[0]:.2f}-{ratios[-1]:.2f}"
+        )
 
 
 if __name__ == "__main__":
