@@ -11,44 +11,15 @@ The app runs offline with an empty Hub cache, so every visitor gets the shipped 
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from gradio_client import Client
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_app(work: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    env |= {"HF_HUB_CACHE": str(work / "empty-cache"), "ARENA_DATA_DIR": str(work / "data")}
-    log = open(work / "app.log", "w")  # noqa: SIM115 (the app's output, for the whole run)
-    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return app, url
-        except OSError:
-            if app.poll() is not None or time.monotonic() > deadline:
-                app.kill()
-                sys.exit(f"the app did not start; see {work / 'app.log'}")
-            time.sleep(0.5)
+from local_app import start_app  # bench/, this script's folder
 
 
 def visit(url: str, index: int, max_steps: int, results: list) -> None:
@@ -87,7 +58,7 @@ def main() -> int:
     parser.add_argument("--max-steps", type=int, default=10_000, help="each game's step cap (default: whole games)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="arena-visitors-"))
-    app, url = start_app(work)
+    app, url = start_app(work, {"HF_HUB_CACHE": str(work / "empty-cache")})
     results: list = []
     poll_times: list[float] = []
     stop = threading.Event()

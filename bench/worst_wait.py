@@ -13,19 +13,19 @@ untrained agent put in the bench's own Hub cache.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import local_app  # noqa: E402 (bench/, this script's folder)
 
 from tests import hub_cache  # noqa: E402 (the project's own test helpers, from its root)
 
@@ -42,33 +42,14 @@ SPACE = {  # what a Space with ``hf_oauth: true`` sets (the OAuth provider is on
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_app(work: Path, budget: int | None) -> tuple[subprocess.Popen, str]:
+    """The app as on a Space, with a second Breakout agent in its Hub cache for Compare."""
     cache = work / "hf-cache"
     hub_cache.add_rl_zoo_repo(cache, OTHER, ENV_ID, hub_cache.atari_checkpoint(ENV_ID, work / "other.zip"))
-    port = free_port()
-    env = {**os.environ, **SPACE, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    env |= {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "ARENA_DATA_DIR": str(work / "data")}
+    variables = {**SPACE, "HF_HUB_CACHE": str(cache)}
     if budget is not None:
-        env["ARENA_REQUEST_STEPS"] = str(budget)
-    log = open(work / "app.log", "w")  # noqa: SIM115 (the app's output, for the whole run)
-    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return app, url
-        except OSError:
-            if app.poll() is not None or time.monotonic() > deadline:
-                app.kill()
-                sys.exit(f"the app did not start; see {work / 'app.log'}")
-            time.sleep(0.5)
+        variables["ARENA_REQUEST_STEPS"] = str(budget)
+    return local_app.start_app(work, variables)
 
 
 def watch(job, places: list[int], stop: threading.Event) -> None:
