@@ -231,11 +231,13 @@ def test_what_saliency_costs_a_game_is_said_before_it_and_holds(tmp_path, monkey
     import re
 
     from agents.core.errors import AgentError
+    from agents.core.kept_measurement import KeptMeasurement
     from agents.play import saliency
     from agents.play.episode import play_to_folder, saliency_cost, saliency_estimate
     from agents.play.saliency import map_seconds, measure_map_seconds
 
-    monkeypatch.setattr(saliency, "_measured", [])  # timed now, as the game is, not kept from an earlier test
+    # Timed now, as the game is, not kept from an earlier test.
+    monkeypatch.setattr(saliency, "_map_timing", KeptMeasurement())
 
     files = offline_agent_files("BreakoutNoFrameskip-v4")
     if files is None:

@@ -377,7 +377,7 @@ def test_the_estimate_times_the_machine_again_once_its_last_timing_is_old(monkey
         return StepCosts(float(len(timings)), 1.0, 1.0, device)
 
     monkeypatch.setattr(training_time, "measure_step_costs", timed)
-    monkeypatch.setattr(training_time, "_measured", {})
+    monkeypatch.setattr(training_time, "_timings", {})
     assert training_time.step_costs("cpu", wait=False) is None  # a page poll never waits for a timing
     first = training_time.step_costs("cpu")
     assert training_time.step_costs("cpu") is first and training_time.step_costs("cpu", wait=False) is first

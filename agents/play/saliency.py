@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from agents.core.checkpoint import QFunction
+from agents.core.kept_measurement import KeptMeasurement
 
 MAX_ALPHA = 0.6  # the overlay's opacity where saliency is at its maximum: the game stays visible
 MEASURE_AGAIN_S = 600  # a map's measured cost is kept this long: the machine's load changes
@@ -267,11 +268,9 @@ def measure_map_seconds(repeats: int = 3, settings: SaliencySettings = SaliencyS
     return min(times)
 
 
-_measured: list[tuple[float, float]] = []  # (when, seconds): the last measurement
+_map_timing: KeptMeasurement[float] = KeptMeasurement()
 
 
 def map_seconds() -> float:
     """What one map costs here: measured on first use, and again once ``MEASURE_AGAIN_S`` have passed."""
-    if not _measured or time.monotonic() - _measured[-1][0] > MEASURE_AGAIN_S:
-        _measured[:] = [(time.monotonic(), measure_map_seconds())]
-    return _measured[-1][1]
+    return _map_timing.get(measure_map_seconds, MEASURE_AGAIN_S)

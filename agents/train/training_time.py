@@ -9,7 +9,6 @@ training device, so the estimate is this machine's, not a guess.
 """
 
 import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.core.environment import ATARI_WRAPPER, env_settings, make_env
+from agents.core.kept_measurement import KeptMeasurement
 from agents.train.hyperparams import replay_ratio
 
 MEASURED_GAME = "PongNoFrameskip-v4"
@@ -124,22 +124,17 @@ def _synchronize(device: str) -> None:
 
 
 MEASUREMENT_KEPT_S = 600.0  # then measured again when next needed: the machine's load changes
-_measured: dict[str, tuple[StepCosts, float]] = {}  # device: (costs, when measured)
-_measuring = threading.Lock()
+_timings: dict[str, KeptMeasurement[StepCosts]] = {}  # by device
 
 
 def step_costs(device: str, wait: bool = True) -> StepCosts | None:
     """This machine's step costs on ``device``, measured when first needed and again when needed once
     the last measurement is older than ``MEASUREMENT_KEPT_S`` (the load it met may be gone, or new);
     with ``wait`` False, the last measurement, or None before the first."""
-    kept = _measured.get(device)
-    if not wait or (kept is not None and time.monotonic() - kept[1] < MEASUREMENT_KEPT_S):
-        return kept[0] if kept is not None else None
-    with _measuring:
-        kept = _measured.get(device)
-        if kept is None or time.monotonic() - kept[1] >= MEASUREMENT_KEPT_S:
-            kept = _measured[device] = (measure_step_costs(device), time.monotonic())
-        return kept[0]
+    timing = _timings.setdefault(device, KeptMeasurement())
+    if not wait:
+        return timing.last()
+    return timing.get(lambda: measure_step_costs(device), MEASUREMENT_KEPT_S)
 
 
 def format_duration(seconds: float) -> str:
