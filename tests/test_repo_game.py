@@ -24,6 +24,8 @@ from agents.core.repo_game import page_game, repo_claims, repo_game, resolve_gam
 from agents.curves import __main__ as curves_cli
 from agents.evaluate import __main__ as evaluate_cli
 from agents.jobs.manager import JobManager
+from agents.leaderboard import store as leaderboard_store
+from agents.leaderboard.board import submit as leaderboard_submit
 from agents.play import __main__ as play_cli
 from agents.tabs.compare import page_arena_game
 from agents.tabs.evaluate_ui import EvaluateTab
@@ -310,3 +312,16 @@ def test_the_learning_curves_of_a_repo_are_its_games(repos, capsys):
     assert curves_cli.main(["--repo-id", "sb3/dqn-PongNoFrameskip-v4"]) == 0
     summary = last_json(capsys.readouterr().out)
     assert summary["game"] == "Pong" and summary["source"].startswith("From the RL Zoo's training log of sb3/dqn-Pong")
+
+
+def test_a_leaderboard_submission_goes_to_its_repos_board_and_another_game_is_refused(repos, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARENA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ARENA_LEADERBOARD_GAMES", "3")
+    monkeypatch.delenv(leaderboard_store.DATABASE_VARIABLE, raising=False)
+    url = leaderboard_store.database_url()
+    with pytest.raises(AgentError, match=f"{UNNAMED} plays Breakout .*, not Pong"):
+        leaderboard_submit(UNNAMED, "Pong", url=url)
+    assert leaderboard_store.waiting(url) == []  # refused before anything was queued
+    receipt = leaderboard_submit(UNNAMED, url=url)
+    assert receipt.entry.game == "Breakout" and receipt.entry.repo_id == UNNAMED
+    assert {entry.game for entry in leaderboard_store.waiting(url)} == {"Breakout"}
