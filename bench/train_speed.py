@@ -34,7 +34,7 @@ from agents.jobs.manager import JobManager  # noqa: E402
 from agents.tabs.train import status_markdown, training_curve  # noqa: E402
 from agents.train.hyperparams import rl_zoo_atari_defaults  # noqa: E402
 from agents.train.training import TrainingSettings, training_device  # noqa: E402
-from agents.train.training_time import format_duration, measure_step_costs  # noqa: E402
+from agents.train.training_time import format_duration, measure_step_costs_apart  # noqa: E402
 
 OVERRIDES = {"learning_starts": 1000, "buffer_size": 20_000}
 WARM_UP_STEPS = 2000
@@ -111,7 +111,7 @@ def main() -> None:
 
     load = busy_processes(args.load)
     try:
-        costs = measure_step_costs(training_device())
+        costs = measure_step_costs_apart(training_device())
         zoo = (time_rl_zoo(env_id, WARM_UP_STEPS, work / "zoo-a"), time_rl_zoo(env_id, args.steps, work / "zoo-b"))
         (short, _), (long, announced) = (
             time_job(args.game, WARM_UP_STEPS, work / "job-a"),

@@ -190,6 +190,7 @@ def test_on_a_space_only_the_owner_or_the_secret_may_train(monkeypatch, tmp_path
 def test_job_runs_in_the_background_refuses_a_second_and_reports(hf_cache, tmp_path, monkeypatch):
     jobs = JobManager(tmp_path)
     settings = TrainingSettings(game="Breakout", start="scratch", hyperparameters=TINY, eval_freq=-1)
+    threads_before = torch.get_num_threads()
     status = jobs.start(settings)
     assert status["status"] == "running" and status["device"] == "cpu"
     with pytest.raises(AgentError, match="already running: Breakout: training"):
@@ -197,6 +198,8 @@ def test_job_runs_in_the_background_refuses_a_second_and_reports(hf_cache, tmp_p
     status = jobs.wait(timeout=600)
     assert status["status"] == "finished", status.get("error")
     assert status["progress"]["timesteps"] == 1000 and status["progress"]["episodes"]
+    assert status["progress"]["torch_threads"] == max(1, os.cpu_count() - 1)  # a core left to the app, not 2 waiting
+    assert torch.get_num_threads() == threads_before  # the app's own setting is untouched
     assert len(status["evaluation"]["scores"]) == 5 and Path(status["replay"]).is_file()
     curve = training_curve(status)
     assert set(curve["series"]) == {"episode score", "mean of the last 20"}
@@ -376,7 +379,7 @@ def test_the_estimate_times_the_machine_again_once_its_last_timing_is_old(monkey
         timings.append(device)
         return StepCosts(float(len(timings)), 1.0, 1.0, device)
 
-    monkeypatch.setattr(training_time, "measure_step_costs", timed)
+    monkeypatch.setattr(training_time, "measure_step_costs_apart", timed)
     monkeypatch.setattr(training_time, "_timings", {})
     assert training_time.step_costs("cpu", wait=False) is None  # a page poll never waits for a timing
     first = training_time.step_costs("cpu")
@@ -384,3 +387,13 @@ def test_the_estimate_times_the_machine_again_once_its_last_timing_is_old(monkey
     monkeypatch.setattr(training_time, "MEASUREMENT_KEPT_S", 0.0)
     assert training_time.step_costs("cpu", wait=False) is first
     assert training_time.step_costs("cpu").random_step == 2.0 and timings == ["cpu", "cpu"]
+
+
+def test_the_machine_is_timed_in_a_process_of_its_own_with_the_jobs_threads():
+    """The timing runs what a job runs (torch's threads as in the job's worker) without changing the app's
+    process-wide torch settings; what it measures is SB3's own DQN learning, so all three costs are real."""
+    threads_before = torch.get_num_threads()
+    costs = training_time.measure_step_costs_apart("cpu")
+    assert torch.get_num_threads() == threads_before
+    assert 0 < costs.random_step < costs.acting_step + costs.gradient_step and costs.device == "cpu"
+    assert costs.gradient_step > costs.random_step  # a batch of 32 through the Q-network, backward: dearer than a frame

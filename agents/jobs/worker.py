@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from agents.jobs.manager import JobManager
+from agents.train.training import training_device
+from agents.train.training_time import use_training_threads
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,4 +26,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    use_training_threads(training_device())  # a process that exists to train (not main(): tests call it in theirs)
     sys.exit(main())

@@ -29,7 +29,7 @@ from agents.train.training import (
     train,
     training_device,
 )
-from agents.train.training_time import PhaseClock
+from agents.train.training_time import PhaseClock, use_training_threads
 
 CLI_DESCRIPTION = """Train (or fine-tune) a DQN Atari agent with the RL Zoo's experiment manager
 and its DQN Atari hyperparameters, then score it over seeded games, render a
@@ -145,4 +145,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    use_training_threads(training_device())  # a process that exists to train (not main(): tests call it in theirs)
     sys.exit(main())

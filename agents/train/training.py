@@ -147,13 +147,15 @@ class LiveProgress(BaseCallback):
         }
 
     def where_it_runs(self) -> dict[str, Any]:
-        """The Q-network's device and the most GPU memory the run has taken: proof of where it learns."""
+        """The Q-network's device, the most GPU memory the run has taken and torch's threads in the training
+        process: proof of where and how it learns."""
         model = getattr(self, "model", None)  # SB3 sets it when training starts
         if model is None:
-            return {"parameter_device": None, "cuda_max_memory_bytes": None}
+            return {"parameter_device": None, "cuda_max_memory_bytes": None, "torch_threads": None}
         device = next(model.policy.q_net.parameters()).device
         memory = torch.cuda.max_memory_allocated() if device.type == "cuda" else 0
-        return {"parameter_device": str(device), "cuda_max_memory_bytes": memory}
+        threads = torch.get_num_threads()
+        return {"parameter_device": str(device), "cuda_max_memory_bytes": memory, "torch_threads": threads}
 
 
 def _read_start_checkpoint(start: str, game: Game) -> tuple[str, Checkpoint]:

@@ -8,9 +8,14 @@ measured once here, with the Atari environment the agents play in and SB3's own 
 training device, so the estimate is this machine's, not a guess.
 """
 
+import dataclasses
+import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,8 +29,10 @@ from agents.train.hyperparams import replay_ratio
 MEASURED_GAME = "PongNoFrameskip-v4"
 MEASURED_STEPS = 300
 MEASURED_TRAIN_FREQ = 4
-MEASURED_GRADIENT_STEPS = 8
+MEASURED_GRADIENT_STEPS = 32
 MEASURED_BATCH = 32
+MEASURING_TIMEOUT_S = 300  # a machine so loaded that the timing takes longer gets no estimate
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,27 @@ def parallel_environments(hyperparameters: dict[str, Any]) -> int:
     """Environments that step at the same time: one per core at most. Their speed-up is estimated, not
     measured: the measurement steps one environment."""
     return max(1, min(int(hyperparameters.get("n_envs", 1)), os.cpu_count() or 1))
+
+
+def use_training_threads(device: str) -> None:
+    """Give this process torch's thread count for training on ``device``: on a CPU, one core fewer than the
+    machine has (at least one), so that the environment and the app's visitors keep a core. Torch's threads
+    wait on each other at every operation: beside one busy process, two of them on two cores ran several
+    times slower than one, and at a speed that changed from run to run (``bench/train_speed.py --load 1``).
+    A process-wide setting, so only for processes that exist to train: the job's worker, the command
+    lines, and the timing below, so that what is timed is what a job runs."""
+    if device == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+
+
+def measure_step_costs_apart(device: str) -> StepCosts:
+    """:func:`measure_step_costs` in a process of its own with the training processes' threads: the app's
+    torch settings stay as they are, and the timing is of what a job runs."""
+    command = [sys.executable, "-m", "agents.train.training_time", device]
+    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=MEASURING_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"Timing this machine's training failed: {done.stderr.strip()[-500:]}")
+    return StepCosts(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def measure_step_costs(device: str) -> StepCosts:
@@ -130,11 +158,14 @@ _timings: dict[str, KeptMeasurement[StepCosts]] = {}  # by device
 def step_costs(device: str, wait: bool = True) -> StepCosts | None:
     """This machine's step costs on ``device``, measured when first needed and again when needed once
     the last measurement is older than ``MEASUREMENT_KEPT_S`` (the load it met may be gone, or new);
-    with ``wait`` False, the last measurement, or None before the first."""
+    with ``wait`` False, the last measurement, or None before the first (or while none succeeded)."""
     timing = _timings.setdefault(device, KeptMeasurement())
     if not wait:
         return timing.last()
-    return timing.get(lambda: measure_step_costs(device), MEASUREMENT_KEPT_S)
+    try:
+        return timing.get(lambda: measure_step_costs_apart(device), MEASUREMENT_KEPT_S)
+    except (RuntimeError, subprocess.TimeoutExpired):  # no timing now: the last one, if any, and next time again
+        return timing.last()
 
 
 def format_duration(seconds: float) -> str:
@@ -188,3 +219,8 @@ class PhaseClock:
             return random_left + learning_steps * seconds_per_step
         self.scale = seconds_per_step / self.costs.first_phase_step(self.hyperparameters, self.own_play)
         return random_left + learning_steps * self.costs.learning_step(self.hyperparameters) * self.scale
+
+
+if __name__ == "__main__":  # measure_step_costs_apart: python -m agents.train.training_time DEVICE
+    use_training_threads(sys.argv[1])
+    print(json.dumps(dataclasses.asdict(measure_step_costs(sys.argv[1]))))

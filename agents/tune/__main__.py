@@ -20,6 +20,8 @@ from tqdm import tqdm
 from agents.core.agent_files import GAME_OPTION_HELP
 from agents.core.data_root import data_root
 from agents.core.errors import AgentError
+from agents.train.training import training_device
+from agents.train.training_time import use_training_threads
 from agents.tune.tuning import PRUNERS, SAMPLERS, STORAGE_VARIABLE, TuningProgress, TuningSettings, run_study
 
 CLI_DESCRIPTION = f"""Tune DQN's hyperparameters for an Atari game with the RL Zoo's own optimizer
@@ -118,4 +120,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    use_training_threads(training_device())  # a process that exists to train (not main(): tests call it in theirs)
     sys.exit(main())
