@@ -22,7 +22,6 @@ from agents.core.repo_game import page_game, repo_claims
 from agents.play.episode import SALIENCY_EVERY, EpisodeResult, check_play_inputs, segments_folder, stream_episode
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
-# How long a game's files (here and in Gradio's own cache) are kept: an hour, unless the deployer says.
 # How long a game's or an evaluation's files stay on disk (read once: Gradio's cache cleaner takes it at start-up).
 KEEP_OUTPUTS_S = int(OwnerSetting("ARENA_KEEP_OUTPUTS_S", 3600, 1, 10**7, whole=True, unit="seconds").value())
 MAX_PLOTTED_STEPS = 2000
