@@ -8,6 +8,7 @@ if __name__ == "__main__":  # what follows takes seconds, a minute or more on a 
 import gradio as gr
 
 from agents.core.access import training_available
+from agents.core.numbers import check_owner_settings
 from agents.jobs.manager import JobManager
 from agents.tabs.compare_ui import CompareTab, compare_api
 from agents.tabs.evaluate_ui import EvaluateTab, evaluate_api
@@ -38,6 +39,7 @@ THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the
 # On a phone Gradio moves the tabs that do not fit into a "⋯" menu: narrower tab buttons keep all five in sight.
 PHONE_CSS = "@media (max-width: 480px) { .tab-container > button { padding: 0 7px; } }"
 
+check_owner_settings()  # a bad Space variable is said now, not to each visitor
 jobs = JobManager()
 TRAINING_ON, TRAINING_NOTE = training_available()
 if __name__ == "__main__":

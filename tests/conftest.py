@@ -4,6 +4,7 @@
 which reads them once, so every test runs the real download code against this cache.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 CACHE = Path(tempfile.mkdtemp(prefix="arena-hf-cache-"))
@@ -27,6 +29,25 @@ from tests import hub_cache  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size_kb: int, free_kb: int | None = None) -> Iterator[Path]:
+    """A real disk of ``size_kb`` (a tmpfs mounted on ``folder``), filled but for ``free_kb`` when given: a
+    full disk as a visitor's or a job's writes meet it. Mounting needs root; the test is skipped without it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)]
+    if subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs (a full disk) needs root")
+    try:
+        if free_kb is not None:
+            with open(folder / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"x" * 1024)
+            os.truncate(folder / "filler", os.path.getsize(folder / "filler") - free_kb * 1024)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
 
 
 def reference_path(*parts: str) -> Path:

@@ -851,7 +851,7 @@ def call_event(url: str, dependency: dict, data: list) -> dict:
 OWNER_ONLY = {  # (tab, button) -> what the anonymous visitor must be told
     ("Train", "Start training"): "Only the owner of this Space may start or cancel training",
     ("Train", "Cancel"): "Only the owner of this Space may start or cancel training",
-    ("Train", "Push to the Hub as <you>/dqn-<EnvId>"): "Log in with Hugging Face (above) to push",
+    ("Train", "Push to the Hub as <you>/dqn-<EnvId>"): "Only the owner of this Space may push this Space's training",
     ("Tune", "Start tuning"): "Only the owner of this Space may start or cancel training",
     ("Tune", "Cancel"): "Only the owner of this Space may start or cancel training",
     ("Tune", "Export the study"): "Only the owner of this Space may export the study",

@@ -1,6 +1,7 @@
 """Bad luck, not bad input: a video encoder that is missing or dies, state files torn by a crash or a
 full disk. Each ends in a message that says what to do, and nothing stops the app from starting."""
 
+import contextlib
 import dataclasses
 import errno
 import json
@@ -26,6 +27,7 @@ from agents.jobs.manager import JobManager, JobRecord
 from agents.play import video
 from agents.play.episode import play_to_folder
 from agents.train.training import TrainingSettings, latest_readable_checkpoint
+from tests.conftest import small_disk
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,9 +53,13 @@ def test_an_ffmpeg_that_dies_is_said_in_its_own_words(agent, tmp_path, monkeypat
     dying.write_text("#!/bin/sh\necho 'segment_00000.ts: No space left on device' >&2\nexit 1\n")
     dying.chmod(0o755)
     monkeypatch.setattr(video, "FFMPEG_BINARY", str(dying))
-    with pytest.raises(AgentError, match=r"ffmpeg stopped \(segment_00000.ts: No space left on device\)\. \d+ MB"):
+    full = r"the disk is full \(segment_00000.ts: No space left on device\); nothing of it was kept\. On a Space"
+    with pytest.raises(AgentError, match=full):
         play_to_folder(agent, tmp_path / "out", seed=0, epsilon=0.0, max_steps=20)
-    assert no_encoder_thread_left()
+    assert no_encoder_thread_left() and not (tmp_path / "out" / "episode.mp4").exists()
+    dying.write_text("#!/bin/sh\necho '[out#0/tee @ 0x55cbff9058c0] Invalid argument' >&2\nexit 1\n")
+    with pytest.raises(AgentError, match=r"ffmpeg stopped \(Invalid argument\)\. \d+ MB are free"):
+        play_to_folder(agent, tmp_path / "out", seed=0, epsilon=0.0, max_steps=20)
 
 
 def test_a_state_file_torn_by_a_crash_does_not_stop_the_app_from_starting(tmp_path):
@@ -125,6 +131,56 @@ def test_a_full_disk_at_a_checkpoint_ends_the_job_with_how_much_is_free(tmp_path
     assert status["status"] == "failed"
     assert re.fullmatch(r"The disk is full: \d+ MB free, and a checkpoint needs about 30 MB .*", status["error"])
     assert 290 <= status["progress"]["timesteps"] <= 300  # it stopped at the first checkpoint
+
+
+def _breakout_job(root: Path) -> tuple[JobManager, JobRecord]:
+    """A 1,000-step Breakout job with a checkpoint every 300 steps, saved as the app saves a new job."""
+    settings = TrainingSettings(
+        game="Breakout",
+        start="scratch",
+        save_freq=300,
+        eval_freq=-1,
+        hyperparameters={"n_timesteps": 1000, "learning_starts": 500, "buffer_size": 1000},
+    )
+    record = JobRecord("job-1", dataclasses.asdict(settings), "Breakout", "BreakoutNoFrameskip-v4", "cpu", 0, 0.0, None)
+    jobs_module._write_state(root / "jobs" / "job-1" / "job.json", dataclasses.asdict(record))
+    (root / "current").write_text("job-1")
+    return JobManager(root), record
+
+
+def _finished_worker(jobs: JobManager, record: JobRecord) -> int:
+    """Start the job's worker as the app does, and wait for it and the app's supervisor."""
+    jobs._launch(record, resume=False)
+    code = jobs.process.wait(timeout=300)
+    jobs.supervisor.join(timeout=30)
+    return code
+
+
+@pytest.mark.slow  # two real workers, each loading torch and the ALE: about 25 s
+def test_a_real_full_disk_at_a_checkpoint_ends_the_job_saying_so_and_leaves_no_torn_file(tmp_path):
+    """A 6 MB disk: the first checkpoint (about 30 MB) fills it while it is written. The torn checkpoint is
+    deleted, which frees the room to say why the job ended; no half-written file stays; the next job may start.
+    Then a disk full of other files, where not even the failure can be written: the app says it from memory."""
+    with small_disk(tmp_path / "disk", 6 * 1024) as disk:
+        jobs, record = _breakout_job(disk)
+        assert _finished_worker(jobs, record) == 0
+        status = jobs.status()
+        assert status["status"] == "failed" and not jobs.running()
+        assert re.fullmatch(r"The disk is full: \d+ MB free, and a checkpoint needs about 30 MB .*", status["error"])
+        left = sorted(path.name for path in disk.rglob("*") if path.is_file())
+        assert not [name for name in left if name.endswith((".zip", ".tmp"))], left
+        assert shutil.disk_usage(disk).used < 100_000
+
+    with small_disk(tmp_path / "full", 1024, free_kb=0) as disk:
+        (disk / "filler").unlink()  # room for the job's record, then full again
+        jobs, record = _breakout_job(disk)
+        with open(disk / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"x" * 1024)
+        assert _finished_worker(jobs, record) == jobs_module.DISK_FULL_STATUS
+        status = jobs.status()
+        assert status["status"] == "failed" and status["error"].startswith("The disk is full: 0 MB free")
+        assert not [path for path in disk.rglob("*.tmp")]
 
 
 def _small_disk_command(folder: Path, size_kb: int, inner: list[str]) -> list[str] | None:

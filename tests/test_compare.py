@@ -3,6 +3,7 @@ verdict that say the right thing, and a side-by-side video where a finished game
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from agents.core.errors import AgentError
 from agents.core.repo_game import settle_game
 from agents.evaluate.evaluation import Evaluation, evaluate
 from tests import hub_cache
+from tests.conftest import small_disk
 from tests.media import decode_frame, probe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,3 +127,26 @@ def test_an_agent_is_not_compared_with_itself_in_the_api_or_the_command_line(unt
     run_agent, game_agent = contender(game, str(untrained_run), folders=True), contender(game, "")
     assert not same_files(run_agent, game_agent)
     assert same_files(run_agent, contender(game, str(untrained_run.parent / untrained_run.name), folders=True))
+
+
+@pytest.mark.slow  # two comparisons, each starting its evaluation workers: about 30 s
+def test_a_full_disk_while_compare_writes_its_video_leaves_nothing_and_says_so(untrained_run, tmp_path, monkeypatch):
+    """A real 200 kB disk under the outputs fills while the side-by-side video is written: the visitor is told
+    the disk is full, without a server path, nothing of the comparison stays, and the next comparison, once there
+    is room, is served by the same process."""
+    from agents.tabs import play as play_tab
+    from agents.tabs.compare import compare_once
+
+    compare = ("Breakout", "", str(untrained_run), 2, 0, 0.01)
+    with small_disk(tmp_path / "disk", 200) as disk:
+        monkeypatch.setattr(play_tab, "OUTPUT_ROOT", disk / "outputs")
+        with pytest.raises(
+            AgentError, match=r"^The video could not be written: the disk is full \(.*No space left"
+        ) as refused:
+            compare_once(*compare, 3000, b_is_run_folder=True)
+        assert str(disk) not in str(refused.value) and "On a Space, try again in a while" in str(refused.value)
+        assert [path for path in disk.rglob("*") if path.is_file()] == []
+        assert shutil.disk_usage(disk).used < 50_000
+    monkeypatch.setattr(play_tab, "OUTPUT_ROOT", tmp_path / "outputs")
+    comparison = compare_once(*compare, 200, b_is_run_folder=True)
+    assert comparison.video is not None and comparison.video.stat().st_size > 0

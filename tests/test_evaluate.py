@@ -1,7 +1,6 @@
 """Evaluate: the game with seed k is Play's game with seed k, whatever else is played; the scores agree with
 stock SB3 playing greedily on the RL Zoo's environment; the sentences beside the card say the right thing."""
 
-import contextlib
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ from agents.evaluate.benchmark import PublishedScore, benchmark_score, card_scor
 from agents.evaluate.evaluation import Evaluation, evaluate, write_evaluation
 from agents.play.episode import play_to_folder
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
+from tests.conftest import small_disk
 
 ROOT = Path(__file__).resolve().parents[1]
 BREAKOUT = "BreakoutNoFrameskip-v4"
@@ -178,19 +178,9 @@ def test_the_command_line_prints_the_games_in_seed_order(tmp_path):
 
 @pytest.fixture
 def full_disk(tmp_path):
-    """A 64 kB tmpfs filled but for 4 kB: a full disk. Mounting needs root; skipped without it."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("mounting a small tmpfs (a full disk) needs root")
-    try:
-        with open(disk / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
-            while True:
-                filler.write(b"x" * 1024)
-        os.truncate(disk / "filler", os.path.getsize(disk / "filler") - 4096)
+    """A 64 kB disk filled but for 4 kB."""
+    with small_disk(tmp_path / "disk", 64, free_kb=4) as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_a_full_disk_while_evaluate_writes_its_files_leaves_none_and_says_so(full_disk):

@@ -66,15 +66,19 @@ def test_buttons_are_enabled_only_when_they_can_act(on_this_machine, monkeypatch
     assert controls(status, None) == expected
 
 
-def test_on_a_space_only_its_owner_or_a_secret_holder_gets_start_and_cancel(on_this_machine, monkeypatch):
+def test_on_a_space_only_its_owner_or_a_secret_holder_gets_start_cancel_and_push(on_this_machine, monkeypatch):
     monkeypatch.setenv("SPACE_ID", "alice/atari-dqn-arena")
     monkeypatch.setenv("SPACE_AUTHOR_NAME", "alice")
     monkeypatch.setenv(access.CPU_TRAINING_VARIABLE, "1")
     assert controls({"status": "none"}, None, "mallory")["start"] is False
     assert controls({"status": "running"}, None, None)["cancel"] is False
     assert controls({"status": "none"}, None, "alice")["start"] is True
+    finished = {"status": "finished"}
+    assert controls(finished, "mallorys-token", "mallory")["push"] is False  # the owner's job, not mallory's
+    assert controls(finished, "alices-token", "alice")["push"] is True
     monkeypatch.setenv(access.SECRET_VARIABLE, "s3cret")  # the secret box can open it to anyone who knows it
     assert controls({"status": "running"}, None, "mallory")["cancel"] is True
+    assert controls(finished, "mallorys-token", "mallory")["push"] is True
 
 
 def test_the_form_defaults_are_a_short_run_on_a_cpu_and_a_reload_shows_the_jobs_settings(on_this_machine):

@@ -250,7 +250,7 @@ def test_a_file_whose_size_lies_is_stopped_on_the_stream_and_nothing_stays(hub, 
         FileTooLarge,
         match=rf"{REPO}'s {ZIP} sent more than [\d,]+ bytes although the Hub "
         rf"said 3,000,000 bytes, over its cap of 5,000,000 bytes: refused, and nothing of it was kept\. "
-        rf".*raise the cap with the variable {MODEL_CAP_VARIABLE}",
+        rf".*change the cap with the variable {MODEL_CAP_VARIABLE} \(in MB\)",
     ):
         fetch_agent_files(REPO, PONG)
     assert time.monotonic() - started < 10
@@ -258,6 +258,51 @@ def test_a_file_whose_size_lies_is_stopped_on_the_stream_and_nothing_stays(hub, 
     assert hub.generated_bytes_sent < 100 * 10**6, "the stream went on past the cap"
     cache = tmp_path / "hf-cache"
     assert ZIP not in cache_view(cache).get(REPO, set()) and blob_bytes(cache) < 64_000  # only the small files
+
+
+@pytest.mark.parametrize(
+    ("filename", "variable", "size", "setting", "refused_by_default"),
+    [
+        ("results.json", "ARENA_HUB_MAX_SMALL_KB", 100_000, "200", True),  # raised past 64 kB
+        (HUB_METRICS, "ARENA_HUB_MAX_CURVES_MIB", 2 * 2**20, "1", False),  # lowered under 32 MiB
+        ("replay.mp4", "ARENA_HUB_MAX_OTHER_MB", 2 * 10**6, "3", True),  # raised past 1 MB
+    ],
+)
+def test_each_kind_of_file_has_its_cap_set_by_an_owner_setting_that_its_refusal_names(
+    hub, pong_repo, monkeypatch, filename, variable, size, setting, refused_by_default
+):
+    hub.add_repo("someone/dqn-Pong", {**pong_repo, filename: Generated(size)})
+
+    def fetch() -> Path | None:
+        hub_module._handed_out.clear()
+        for blob in (Path(constants.HF_HUB_CACHE) / "models--someone--dqn-Pong").glob("snapshots/*/" + filename):
+            blob.unlink()  # not from the cache: each fetch asks the Hub
+        return fetch_extra_file("someone/dqn-Pong", filename)
+
+    refusal = rf"{filename} is {size:,} bytes, over its cap of [\d,]+ bytes: refused.* variable {variable} \(in "
+    for value in (None, setting):
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, value)
+        if (value is None) == refused_by_default:
+            with pytest.raises(FileTooLarge, match=refusal):
+                fetch()
+        else:
+            fetched = fetch()
+            assert fetched is not None and fetched.stat().st_size == size
+
+
+@pytest.mark.parametrize("variable", ["ARENA_HUB_MAX_SMALL_KB", "ARENA_HUB_MAX_CURVES_MIB", "ARENA_HUB_CACHE_MB"])
+def test_a_bad_cap_setting_is_refused_naming_it_before_any_request(hub, pong_repo, monkeypatch, variable):
+    hub.add_repo("someone/dqn-Pong", {**pong_repo, HUB_METRICS: Generated(1000)})
+    monkeypatch.setenv(variable, "33" if variable == "ARENA_HUB_MAX_CURVES_MIB" else "lots")
+    message = rf"{variable} must be a number from [\d.,]+ to [\d,]+, not .*Fix the Space's variable \(in "
+    with pytest.raises(AgentError, match=message):
+        if variable == "ARENA_HUB_CACHE_MB":
+            fetch_agent_files("someone/dqn-Pong", PONG)  # the cache is trimmed after the download
+        else:
+            fetch_extra_file("someone/dqn-Pong", HUB_METRICS if "CURVES" in variable else "results.json")
 
 
 @pytest.mark.slow  # waits out a deadline and watches the stream

@@ -21,7 +21,7 @@ from agents.core.errors import AgentError
 from agents.core.hub import fetch_agent_files
 from agents.core.run_folder import RunFolder
 from agents.jobs.manager import JobManager
-from agents.tabs.train import plan_note, start_training, training_curve
+from agents.tabs.train import plan_note, push_training, start_training, training_curve
 from agents.train import training_time
 from agents.train.hyperparams import check_hyperparameters, check_memory, rl_zoo_atari_defaults
 from agents.train.training import TrainingSettings, train
@@ -220,7 +220,19 @@ def test_job_runs_in_the_background_refuses_a_second_and_reports(hf_cache, tmp_p
             calls.append(("upload_folder", kwargs, sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())))
 
     monkeypatch.setattr("agents.train.publish.HfApi", FakeHfApi)
-    url = jobs.push("alice", "hf_token_of_alice")
+    # On a Space the job's model is its owner's: anyone else, logged in or not, is refused before any upload.
+    monkeypatch.setenv("SPACE_ID", "alice/atari-dqn-arena")
+    monkeypatch.setenv("SPACE_AUTHOR_NAME", "alice")
+    monkeypatch.setenv(access.SECRET_VARIABLE, "s3cret")
+    refusal = r"^Only the owner of this Space may push this Space's training job to the Hub: log in .* as alice"
+    for username, token, secret in ((None, None, ""), ("mallory", "hf_token_of_mallory", ""), ("mallory", "t", "no")):
+        with pytest.raises(AgentError, match=refusal):
+            push_training(jobs, username, token, secret)
+    assert calls == [] and jobs.status().get("pushed") is None
+    assert "pushed to" in push_training(jobs, "bob", "hf_token_of_bob", "s3cret").lower()  # the owner's secret
+    assert calls[0] == ("token", "hf_token_of_bob") and calls[1][1]["repo_id"] == "bob/dqn-BreakoutNoFrameskip-v4"
+    calls.clear()
+    url = push_training(jobs, "alice", "hf_token_of_alice").split()[2].rstrip(".")
     assert url == "https://huggingface.co/alice/dqn-BreakoutNoFrameskip-v4"
     assert calls[0] == ("token", "hf_token_of_alice")
     assert calls[1] == (

@@ -7,6 +7,7 @@ as ``nobody``, owning its data folder.
 """
 
 import contextlib
+import dataclasses
 import glob
 import json
 import os
@@ -29,7 +30,7 @@ from agents.jobs.manager import JobManager, _new_record
 from agents.tabs.tune import job_study
 from agents.tune.tuning import TuningSettings, load_study, open_storage, open_study
 from tests.conftest import free_port
-from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY
+from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER_CHEAP_SEED = 1330  # as CHEAP_SEED, another worker's
@@ -42,42 +43,64 @@ def postgres_bin() -> Path:
     return Path(found[-1]).parent
 
 
+class PostgresServer:
+    """A PostgreSQL server of its own, in a temporary folder on a free port, with an empty database ``optuna``
+    at :attr:`url`; it can be killed and started again on its data."""
+
+    def __init__(self) -> None:
+        self.binaries = postgres_bin()
+        self.folder = Path(tempfile.mkdtemp(prefix="arena-postgres-"))
+        self.folder.chmod(0o755)
+        self.data, sockets = self.folder / "data", self.folder / "sockets"
+        self.data.mkdir(mode=0o700)
+        sockets.mkdir()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root
+            shutil.chown(self.data, "nobody", "nogroup")
+            shutil.chown(sockets, "nobody", "nogroup")
+            self.as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        self.port = free_port()
+        self.options = f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/optuna"
+        self.run(str(self.binaries / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
+
+    def run(self, *command: str, check: bool = True) -> None:
+        env = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", "HOME": str(self.folder)}
+        subprocess.run(
+            [*self.as_user, *command], check=check, capture_output=True, env=env, cwd=self.folder, timeout=120
+        )
+
+    def start(self) -> None:
+        log = str(self.data / "server.log")
+        self.run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-l", log, "-w", "start")
+
+    def kill(self) -> None:
+        """SIGKILL to the server's main process (found in /proc), as a crash or an out-of-memory kill would."""
+        os.kill(postmaster(self.port), signal.SIGKILL)
+
+    def stop(self) -> None:
+        self.run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server of its own, with an empty database ``optuna``; its URL. Stopped at the end, if it is
-    still running."""
-    binaries = postgres_bin()
-    folder = Path(tempfile.mkdtemp(prefix="arena-postgres-"))
-    folder.chmod(0o755)
-    data, sockets = folder / "data", folder / "sockets"
-    data.mkdir(mode=0o700)
-    sockets.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root
-        shutil.chown(data, "nobody", "nogroup")
-        shutil.chown(sockets, "nobody", "nogroup")
-        as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    env = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", "HOME": str(folder)}
-    port = free_port()
-
-    def run(*command: str, check: bool = True) -> None:
-        subprocess.run([*as_user, *command], check=check, capture_output=True, env=env, cwd=folder, timeout=120)
-
-    run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
-    run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-w", "start")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A started :class:`PostgresServer`, stopped at the end if it is still running (a test may kill it)."""
+    server = PostgresServer()
     try:
-        run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "optuna")
-        yield f"postgresql://postgres@127.0.0.1:{port}/optuna"
+        server.start()
+        server.run(
+            str(server.binaries / "createdb"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "optuna"
+        )
+        yield server
     finally:
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop", check=False)  # a test may kill it
-        shutil.rmtree(folder, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    with postgres_server() as url:
-        yield url
+    with postgres_server() as server:
+        yield server.url
 
 
 def worker(url: str, study: str, trials: int, seed: int, out: Path, hostname: str | None = None) -> subprocess.Popen:
@@ -162,11 +185,12 @@ def postmaster(port: int) -> int:
 def test_a_database_that_goes_down_is_said_in_words_at_once(tmp_path):
     """The page's poll of a tuning job whose PostgreSQL server died: a message naming the database and what to do
     within a second, not Optuna's "invalid data in the commit"; and the same URL started afresh is refused fast."""
-    with postgres_server() as url:  # a server of this test's own: it is killed here
-        lost_database(url, tmp_path)
+    with postgres_server() as server:  # a server of this test's own: it is killed here
+        lost_database(server, tmp_path)
 
 
-def lost_database(url: str, tmp_path: Path) -> None:
+def lost_database(server: PostgresServer, tmp_path: Path) -> None:
+    url = server.url
     jobs = JobManager(tmp_path)
     settings = TuningSettings(game="Breakout", study_name="lost", storage=url)
     record = _new_record(settings, get_game("Breakout"), 0, step_costs=None, kind="tune", phase="tuning")
@@ -174,7 +198,7 @@ def lost_database(url: str, tmp_path: Path) -> None:
     (tmp_path / "current").write_text(record.id)
     open_study(settings, open_storage(url))
     assert job_study(jobs).study_name == "lost"  # read through the page's cached storage
-    os.kill(postmaster(int(url.rsplit(":", 1)[1].split("/")[0])), signal.SIGKILL)
+    server.kill()
     started = time.monotonic()
     with pytest.raises(AgentError) as refused:
         job_study(jobs)
@@ -186,3 +210,53 @@ def lost_database(url: str, tmp_path: Path) -> None:
     with pytest.raises(AgentError, match="Connection refused"):
         open_storage(url)
     assert time.monotonic() - started < 6
+
+
+@pytest.mark.slow
+def test_a_database_that_dies_mid_trial_ends_the_tuning_job_and_a_later_start_resumes_the_study(tmp_path, monkeypatch):
+    """The PostgreSQL server of a tuning job is killed during its first trial: the job ends within seconds (the
+    trial does not train on for nothing) with a message naming the database and what to do, and no server address;
+    the page says it too. Started again once the server is back, the same study goes on: the lost trial failed as
+    interrupted, a new one complete."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    settings = TuningSettings(
+        game="Breakout",
+        study_name="dies",
+        n_trials=1,
+        n_timesteps=5000,
+        n_eval_episodes=1,
+        sampler="random",
+        pruner="none",
+        seed=CHEAP_SEED,
+    )
+    jobs = JobManager(tmp_path)
+    with postgres_server() as server:
+        settings = dataclasses.replace(settings, storage=server.url)
+        jobs.start_tuning(settings)
+        wait_for(lambda: ((jobs.status().get("progress") or {}).get("timesteps") or 0) >= 200)
+        server.kill()
+        killed = time.monotonic()
+        status = jobs.wait(timeout=120)
+        assert time.monotonic() - killed < 25, "the trial went on after its database had gone"
+        assert status["status"] == "failed" and status["progress"]["timesteps"] < 5000
+        said = jobs.public_status()["error"]
+        assert said.startswith("The study's storage (postgresql database optuna) stopped answering during trial 0: "), (
+            said
+        )
+        assert "trial 0 is failed as interrupted when the study next opens" in said
+        assert "Start the database server again" in said and "same study name and storage" in said
+        assert "127.0.0.1" not in said and str(server.port) not in said and "Traceback" not in said
+        with pytest.raises(
+            AgentError,
+            match=r"^The study's storage \(postgresql database optuna\) cannot be read now: "
+            r"connection failed: Connection refused\. Its database server may be down: start it again",
+        ):
+            job_study(jobs)  # the page's poll, in the app's process, which goes on serving
+
+        server.start()
+        jobs.start_tuning(settings)
+        status = jobs.wait(timeout=300)
+        assert status["status"] == "finished", status.get("error")
+        lost, complete = load_study("dies", server.url).get_trials()
+        assert lost.state == TrialState.FAIL and lost.user_attrs["interrupted"] is True
+        assert complete.state == TrialState.COMPLETE and status["tuning"]["best_trial"] == complete.number

@@ -7,30 +7,21 @@ change; the Space's owner can raise it with ``ARENA_REQUEST_STEPS``. Off a Space
 pays for it: there is no budget.
 """
 
-import os
-
 from agents.core.access import on_a_space
 from agents.core.errors import AgentError
-from agents.core.numbers import user_number
+from agents.core.numbers import OwnerSetting
 
-BUDGET_VARIABLE = "ARENA_REQUEST_STEPS"
-DEFAULT_BUDGET = 600_000  # the forms' defaults fit; about 11 minutes of a free Space's 2 cores evaluating
+# The default fits the forms' defaults; about 11 minutes of a free Space's 2 cores evaluating.
+REQUEST_STEPS = OwnerSetting("ARENA_REQUEST_STEPS", 600_000, 1, 10**12, whole=True, unit="agent steps")
+BUDGET_VARIABLE = REQUEST_STEPS.variable
+DEFAULT_BUDGET = REQUEST_STEPS.default
 # bench/saliency_cost.py on 2 cores: 674 steps/s without the map, 21.1 with one every 2nd step (Play's).
 SALIENCY_STEP_COST = 32
 
 
 def request_budget() -> int | None:
     """The most agent steps one request may cost here: ``None`` off a Space."""
-    if not on_a_space():
-        return None
-    raw = os.getenv(BUDGET_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_BUDGET
-    try:
-        value: object = int(raw)
-    except ValueError:
-        value = raw  # refused below, in the one wording
-    return int(user_number(BUDGET_VARIABLE, value, 1, 10**12, whole=True, hint="Fix the Space's variable."))
+    return int(REQUEST_STEPS.value()) if on_a_space() else None
 
 
 def cost_note(cost: str) -> str | None:

@@ -66,7 +66,7 @@ from huggingface_hub.utils import tqdm as hf_tqdm
 from huggingface_hub.utils import validate_repo_id
 
 from agents.core.errors import AgentError
-from agents.core.numbers import user_number
+from agents.core.numbers import OwnerSetting
 from agents.core.stopping import Stopped, check_stop
 
 ALGOS = ("dqn", "qrdqn")
@@ -81,17 +81,19 @@ _ABSENT = object()  # the Hub said the repo has no such file
 MAX_LISTED = 1000  # entries of a repo's listing read; an RL Zoo repo has about 15
 
 MB = 1_000_000
-MODEL_CAP_VARIABLE = "ARENA_HUB_MAX_MODEL_MB"  # an owner's setting: the largest model zip downloaded
-DEFAULT_MODEL_CAP_MB = 100  # an RL Zoo DQN or QR-DQN Atari zip is 13 to 30 MB
-SIZE_CAPS = {  # the largest of each other file the Arena downloads; RL Zoo repos' are far smaller
-    "config.yml": 64_000,
-    "env_kwargs.yml": 64_000,
-    "results.json": 64_000,
-    "train_eval_metrics.zip": 32 * 1024 * 1024,  # what agents.curves reads at most
-}
-OTHER_FILE_CAP = 1 * MB
-CACHE_BUDGET_VARIABLE = "ARENA_HUB_CACHE_MB"  # an owner's setting: the Hub cache's total size
-DEFAULT_CACHE_BUDGET_MB = 2000  # about 60 agents with their curves, on a free Space's 50 GB disk
+KB = 1_000
+MiB = 1024 * 1024
+# The owner's settings (Space variables): the largest file of each kind downloaded, and the cache's total.
+MODEL_CAP = OwnerSetting("ARENA_HUB_MAX_MODEL_MB", 100, 1, 10**5, whole=False, unit="MB")  # RL Zoo's: 13 to 30 MB
+SMALL_FILE_CAP = OwnerSetting("ARENA_HUB_MAX_SMALL_KB", 64, 1, 10**4, whole=False, unit="kB")  # RL Zoo's: under 2 kB
+SMALL_FILES = ("config.yml", "env_kwargs.yml", "results.json")
+METRICS_FILE = "train_eval_metrics.zip"  # the curves
+# At most what agents.curves reads (its MAX_ZIP_BYTES, 32 MiB): a larger archive would be downloaded for nothing.
+CURVES_CAP = OwnerSetting("ARENA_HUB_MAX_CURVES_MIB", 32, 0.1, 32, whole=False, unit="MiB")
+OTHER_FILE_CAP = OwnerSetting("ARENA_HUB_MAX_OTHER_MB", 1, 0.01, 10**4, whole=False, unit="MB")
+CACHE_BUDGET = OwnerSetting("ARENA_HUB_CACHE_MB", 2000, 1, 10**7, whole=False, unit="MB")  # ~60 agents with curves
+MODEL_CAP_VARIABLE = MODEL_CAP.variable
+CACHE_BUDGET_VARIABLE = CACHE_BUDGET.variable
 IN_USE_S = 1800  # a repo handed out this recently may still be read by a request: never given back
 _handed_out: dict[str, float] = {}  # repo id -> when its files were last handed out (monotonic)
 _downloading: dict[str, int] = {}  # repo id -> downloads of its files running now
@@ -140,37 +142,34 @@ class _Abandoned(Exception):
     """Raised inside a download that no caller waits for any more, to stop it at its next chunk."""
 
 
-def _owner_megabytes(variable: str, default: int) -> int:
-    """An owner's setting in MB, in bytes."""
-    raw = os.getenv(variable, "").strip()
-    if not raw:
-        return default * MB
-    try:
-        value = float(raw)
-    except ValueError:
-        value = raw  # refused below, in the one wording
-    return int(user_number(variable, value, 1, 10**7, whole=False, hint="Fix the Space's variable.") * MB)
+def _cap_of(filename: str) -> tuple[OwnerSetting, int]:
+    """The setting that caps a file with this name, and its size there in bytes."""
+    if filename.endswith(".zip") and filename.split("-", 1)[0] in ALGOS:
+        return MODEL_CAP, MB
+    if filename in SMALL_FILES:
+        return SMALL_FILE_CAP, KB
+    if filename == METRICS_FILE:
+        return CURVES_CAP, MiB
+    return OTHER_FILE_CAP, MB
 
 
 def size_cap(filename: str) -> int:
     """The most bytes the Arena downloads of a file with this name."""
-    if filename.endswith(".zip") and filename.split("-", 1)[0] in ALGOS:
-        return _owner_megabytes(MODEL_CAP_VARIABLE, DEFAULT_MODEL_CAP_MB)
-    return SIZE_CAPS.get(filename, OTHER_FILE_CAP)
+    setting, unit = _cap_of(filename)
+    return int(setting.value() * unit)
 
 
 def _too_large(repo_id: str, filename: str, size: int, cap: int, claimed: int | None = None) -> FileTooLarge:
     said = f" although the Hub said {claimed:,} bytes" if claimed is not None else ""
     how_much = f"sent more than {size:,} bytes{said}" if claimed is not None else f"is {size:,} bytes"
-    if filename.split("-", 1)[0] in ALGOS:
-        todo = (
-            f"An RL Zoo Atari agent's zip is 13 to 30 MB: check the repo, or (the Space's owner) raise the cap with "
-            f"the variable {MODEL_CAP_VARIABLE}."
-        )
+    setting, _ = _cap_of(filename)
+    if setting is MODEL_CAP:
+        todo = "An RL Zoo Atari agent's zip is 13 to 30 MB: check the repo"
     else:
-        todo = "An RL Zoo repo's file of this kind is far smaller: check that the repo is an RL Zoo agent's."
+        todo = "An RL Zoo repo's file of this kind is far smaller: check that the repo is an RL Zoo agent's"
     return FileTooLarge(
-        f"{repo_id}'s {filename} {how_much}, over its cap of {cap:,} bytes: refused, and nothing of it was kept. {todo}"
+        f"{repo_id}'s {filename} {how_much}, over its cap of {cap:,} bytes: refused, and nothing of it was kept. "
+        f"{todo}, or (the Space's owner) change the cap with the variable {setting.variable} (in {setting.unit})."
     )
 
 
@@ -656,8 +655,8 @@ def _mark_used(repo_id: str, path: Path) -> None:
 
 
 def cache_budget() -> int:
-    """The Hub cache's budget in bytes: ``ARENA_HUB_CACHE_MB``, else ``DEFAULT_CACHE_BUDGET_MB``."""
-    return _owner_megabytes(CACHE_BUDGET_VARIABLE, DEFAULT_CACHE_BUDGET_MB)
+    """The Hub cache's budget in bytes: the owner's ``ARENA_HUB_CACHE_MB``."""
+    return int(CACHE_BUDGET.value() * MB)
 
 
 def trim_cache(keep: str) -> list[str]:

@@ -33,6 +33,7 @@ from typing import Any
 
 from agents.core.agent_files import find_agent_files
 from agents.core.catalog import Game
+from agents.core.checkpoint import read_checkpoint
 from agents.core.data_root import data_root
 from agents.core.errors import AgentError
 from agents.core.hub import ByteProgress
@@ -300,7 +301,9 @@ class JobManager:
             self._update(record, status="cancelled", phase="cancelled")
             return
         noun = record.noun()
-        if code < 0:
+        if code == DISK_FULL_STATUS:
+            reason = disk_full_reason(self._folder(job_id))
+        elif code < 0:
             name = signal.Signals(-code).name
             lower = "steps per trial" if record.kind == "tune" else "buffer_size"
             reason = (
@@ -367,7 +370,11 @@ class JobManager:
         except AgentError as error:
             self._update(record, status="failed", phase="failed", error=str(error))
         except OSError as error:
-            reason = disk_full_reason(folder) if error.errno == errno.ENOSPC else f"{type(error).__name__}: {error}"
+            if error.errno in DISK_FULL:
+                self._drop_torn_checkpoint(record)  # what filled the disk: gone, the failure can be written
+                reason = disk_full_reason(folder)
+            else:
+                reason = f"{type(error).__name__}: {error}"
             self._update(record, status="failed", phase="failed", error=reason)
         except Exception as error:  # a job must end with a readable status whatever broke
             self._update(record, status="failed", phase="failed", error=f"{type(error).__name__}: {error}")
@@ -432,6 +439,19 @@ class JobManager:
                 else:
                     progress.cancel_requested = True
 
+    def _drop_torn_checkpoint(self, record: JobRecord) -> None:
+        """Delete each run's newest checkpoint if it does not read whole: a full disk cut it short."""
+        for run in RunFolder.runs_under(self._folder(record.id) / "logs"):
+            if run.checkpoints():
+                _, newest = run.checkpoints()[-1]
+                try:
+                    read_checkpoint(newest)
+                except AgentError:
+                    # Emptied first: the failed save's file may still be open (the exception's frames hold it),
+                    # and an open file that is only unlinked keeps its blocks.
+                    os.truncate(newest, 0)
+                    newest.unlink()
+
     def _prune_checkpoints(self, record: JobRecord) -> None:
         """Keep the newest checkpoints only: each holds the network and its optimizer (~40 MB)."""
         for run in RunFolder.runs_under(self._folder(record.id) / "logs"):
@@ -459,6 +479,10 @@ def _new_record(settings: TrainingSettings | TuningSettings, game: Game, memory:
     )
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_STATUS = 28  # the worker's exit status when not even its failure could be written: the disk is full
+
+
 def disk_full_reason(folder: Path) -> str:
     """What a job that ran out of disk says: how much is free, and what a checkpoint takes."""
     free = shutil.disk_usage(folder).free / 1e6
@@ -474,11 +498,15 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
     a temporary file, flushed to disk, then renamed over the old one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w") as file:
-        file.write(json.dumps(state, indent=1))
-        file.flush()
-        os.fsync(file.fileno())
-    temporary.replace(path)
+    try:
+        with open(temporary, "w") as file:
+            file.write(json.dumps(state, indent=1))
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk: no half-written file left beside the whole one
+        raise
 
 
 def _read_state(path: Path) -> Any:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.jobs.manager import JobManager
+from agents.jobs.manager import DISK_FULL, DISK_FULL_STATUS, JobManager
 from agents.train.training import training_device
 from agents.train.training_time import use_training_threads
 
@@ -21,7 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job_id", help="the job's folder name under jobs/")
     parser.add_argument("--resume", action="store_true", help="continue from the job's last checkpoint")
     args = parser.parse_args(argv)
-    JobManager(args.root).run_job(args.job_id, args.resume)
+    try:
+        JobManager(args.root).run_job(args.job_id, args.resume)
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        print(f"The disk is full: the job's state could not be written ({error}).", file=sys.stderr)
+        return DISK_FULL_STATUS  # the app's supervisor says it, with how much is free
     return 0
 
 

@@ -7,6 +7,7 @@ with OpenCV before they are piped, which is cheaper than ffmpeg's own converter.
 other core while Python plays the next steps.
 """
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,6 +23,7 @@ from agents.core.errors import AgentError
 FIRST_SPLITS_S = (0.5, 1.5, 3.5)
 SEGMENT_S = 4.0
 SEGMENT_LIST = "segments.csv"
+FFMPEG_CONTEXT = re.compile(r"^\[[^\]]*@ 0x[0-9a-f]+\] ")
 
 
 def split_times(duration_s: float) -> str:
@@ -76,8 +78,16 @@ class StreamingEncoder:
         if errors is None:
             self.abort()
             errors = self.process.stderr.read().decode(errors="replace").strip()
+        self.mp4.unlink(missing_ok=True)  # half a video: the stream's end never came
         last = errors.splitlines()[-1] if errors else f"exit status {self.process.returncode}"
+        last = FFMPEG_CONTEXT.sub("", last)  # "[out#0/tee @ 0x55…] ": ffmpeg's internals, nothing to a visitor
         free = shutil.disk_usage(self.folder).free / 1e6
+        if "No space left on device" in last or free < 1:
+            return AgentError(
+                f"The video could not be written: the disk is full ({last}); nothing of it was kept. On a Space, "
+                "try again in a while (old games' files are deleted after a time); on your own machine, free some "
+                "space, then try again."
+            )
         return AgentError(
             f"The video encoder ffmpeg {what} ({last}). {free:.0f} MB are free where the video is written; "
             "if that is little, free some space, then play again."
@@ -101,7 +111,8 @@ class StreamingEncoder:
         return self.mp4
 
     def abort(self) -> None:
-        """Stop ffmpeg without waiting for it to finish the files."""
+        """Stop ffmpeg without waiting for it to finish the files, and delete the MP4, which is not whole."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self.mp4.unlink(missing_ok=True)

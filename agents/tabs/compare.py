@@ -113,6 +113,9 @@ def compare_stream(
                 video = item[0]
             else:
                 yield item, None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a full disk or a cancel: nothing half-written stays
+        raise
     finally:
         shutil.rmtree(segments_folder(folder), ignore_errors=True)
 

@@ -2,7 +2,6 @@
 for display. Gradio-free, so the UI file only wires components to these functions."""
 
 import errno
-import os
 import queue
 import shutil
 import tempfile
@@ -18,12 +17,13 @@ from agents.core.agent import Agent, load_agent
 from agents.core.budget import check_play_cost
 from agents.core.errors import AgentError
 from agents.core.hub import bar_progress, revision_note
+from agents.core.numbers import OwnerSetting
 from agents.core.repo_game import page_game, repo_claims
 from agents.play.episode import SALIENCY_EVERY, EpisodeResult, check_play_inputs, segments_folder, stream_episode
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "atari-dqn-arena"
-# How long a game's files (here and in Gradio's own cache) are kept: an hour, unless the deployer says.
-KEEP_OUTPUTS_S = int(os.getenv("ARENA_KEEP_OUTPUTS_S", "3600"))
+# How long a game's or an evaluation's files stay on disk (read once: Gradio's cache cleaner takes it at start-up).
+KEEP_OUTPUTS_S = int(OwnerSetting("ARENA_KEEP_OUTPUTS_S", 3600, 1, 10**7, whole=True, unit="seconds").value())
 MAX_PLOTTED_STEPS = 2000
 STOP_TIMEOUT_S = 10
 

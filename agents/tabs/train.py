@@ -168,9 +168,13 @@ def cancel_training(jobs: JobManager, username: str | None = None, secret: str |
     return jobs.public_status(jobs.cancel())
 
 
-def push_training(jobs: JobManager, username: str | None, oauth_token: str | None) -> str:
+def push_training(jobs: JobManager, username: str | None, oauth_token: str | None, secret: str | None = None) -> str:
     """Push the finished job as ``<username>/dqn-<EnvId>`` with the user's own token: the one they
-    logged in with on a Space, else this machine's (``HF_TOKEN`` or ``hf auth login``)."""
+    logged in with on a Space, else this machine's (``HF_TOKEN`` or ``hf auth login``). On a Space the job's
+    model is the owner's (their machine and time made it), so pushing it is gated like start and cancel: the
+    owner, or whoever has the training secret."""
+    if not may_control_training(username, secret):
+        raise AgentError(control_refusal("push this Space's training job to the Hub"))
     token = push_token(oauth_token)
     if not token:
         raise AgentError(push_note(None))
@@ -256,14 +260,15 @@ def job_form_values(status: dict[str, Any]) -> dict[str, Any] | None:
 def controls(status: dict[str, Any], oauth_token: str | None, username: str | None = None) -> dict[str, bool]:
     """Which Train buttons can act now: start when no job runs, cancel while one does (both only for
     someone who may control training: on a Space its owner, or whoever has the secret if one is set),
-    push when a finished run exists and someone may push it."""
+    push when a finished run exists and someone who may control training has a token to push it with."""
     running = status.get("status") == "running"
     available, _ = training_available()
     may_control = may_control_training(username, None) or bool(os.getenv(SECRET_VARIABLE))
     return {
         "start": available and may_control and not running,
         "cancel": may_control and running and status.get("kind", "train") == "train",
-        "push": status.get("status") == "finished"
+        "push": may_control
+        and status.get("status") == "finished"
         and status.get("kind", "train") == "train"
         and push_token(oauth_token) is not None,
     }

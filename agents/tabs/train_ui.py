@@ -150,7 +150,7 @@ class TrainTab:
             self.cancel_button.click(
                 self.cancel_job, secret, [*self.job_outputs, self.message], api_visibility="private"
             )
-            self.push_button.click(self.push_job, None, push_result, api_visibility="private")
+            self.push_button.click(self.push_job, secret, push_result, api_visibility="private")
             # Status reads are cheap file reads: every open page's poll runs at once, none waits behind another.
             # The poll, which enables the Start buttons, begins once the page load has filled the forms.
             self.poll = poll = gr.Timer(2, active=False)
@@ -292,9 +292,10 @@ class TrainTab:
             return {self.message: failure_markdown("Could not cancel", error)}
         return self.show_job() | {self.message: "Cancelling: the job stops after its current step."}
 
-    def push_job(self, profile: gr.OAuthProfile | None, token: gr.OAuthToken | None):
+    def push_job(self, secret_value, profile: gr.OAuthProfile | None, token: gr.OAuthToken | None):
         try:
-            return push_training(self.jobs, profile.username if profile else None, token.token if token else None)
+            username, oauth_token = (profile.username if profile else None), (token.token if token else None)
+            return push_training(self.jobs, username, oauth_token, secret_value)
         except Exception as error:
             return failure_markdown("Could not push", error)
 

@@ -23,9 +23,11 @@ from agents.tabs.play import new_output_folder
 from agents.tune.tuning import (
     LOCAL_STORAGE,
     STORAGE_VARIABLE,
+    StorageError,
     TuningSettings,
     best_trial,
     described_storage,
+    driver_reason,
     finished_trials,
     open_storage,
     resolve_storage,
@@ -122,13 +124,11 @@ def job_study(jobs: JobManager) -> optuna.Study | None:
     storage = record.settings["storage"]
     try:
         return optuna.load_study(study_name=record.settings["study_name"], storage=_storage(storage))
-    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as error:
-        # Optuna words a lost database as "invalid data in the commit": the driver's reason says what it is.
-        cause = error.__cause__ or error
-        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError, StorageError) as error:
+        reason = error.reason if isinstance(error, StorageError) else driver_reason(error)
         raise AgentError(
-            f"The study's storage ({described_storage(storage)}) cannot be read now: {reason}. Its database server "
-            "may be down: start it again (the page reads the study again at its next poll), or check "
+            f"The study's storage ({described_storage(storage)}) cannot be read now: {reason}. Its "
+            "database server may be down: start it again (the page reads the study again at its next poll), or check "
             f"{STORAGE_VARIABLE}."
         ) from None
 

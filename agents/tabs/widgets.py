@@ -15,16 +15,20 @@ from gradio.context import LocalContext
 
 from agents.core.agent_files import availability, first_playable
 from agents.core.errors import AgentError
+from agents.core.numbers import OwnerSetting
 from agents.core.stopping import stop_on
 
 PROGRESS_BAR = gr.Progress(track_tqdm=True)
 # The heavy requests' lanes in Gradio's queue, each event and its API twin in one: two games at a time (a
 # short game never waits behind one long one), one evaluation or comparison at a time (each takes every
 # core). A visitor beyond them waits in the queue and is told their place; past QUEUE_SIZE, they are told
-# to come back.
-PLAY_LANE = {"concurrency_id": "play", "concurrency_limit": 2}
-BATCH_LANE = {"concurrency_id": "batch", "concurrency_limit": 1}
-QUEUE_SIZE = 40
+# to come back. The owner's settings, read once: Gradio takes them when the app is built.
+PLAY_LANES = OwnerSetting("ARENA_PLAY_LANES", 2, 1, 64, whole=True, unit="games at a time")
+BATCH_LANES = OwnerSetting("ARENA_BATCH_LANES", 1, 1, 64, whole=True, unit="evaluations or comparisons at a time")
+WAITING = OwnerSetting("ARENA_QUEUE_SIZE", 40, 1, 10_000, whole=True, unit="requests waiting")
+PLAY_LANE = {"concurrency_id": "play", "concurrency_limit": int(PLAY_LANES.value())}
+BATCH_LANE = {"concurrency_id": "batch", "concurrency_limit": int(BATCH_LANES.value())}
+QUEUE_SIZE = int(WAITING.value())
 
 
 def game_choices() -> tuple[list[tuple[str, str]], str]:

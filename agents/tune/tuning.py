@@ -26,6 +26,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -69,6 +70,8 @@ STEPS_PER_EVALUATION = 100_000  # rl_zoo3.train's default: one report to the pru
 HEARTBEAT_S = 5
 GRACE_S = 20  # a trial whose worker has not beaten for this long is failed by the next worker to look
 CONNECT_TIMEOUT_S = 5
+SERVER_ADDRESS = re.compile(r'connection to server (at "[^"]*", port \d+|on socket "[^"]*") failed: ')
+DATABASE_LOST = "database_lost"  # a worker's stop reason when its study's database stops answering mid-study
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # as the RL Zoo's --max-total-trials
 STUDY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a name, never a path: it names the exports' files
 STUDY_ATTRIBUTES = ("algo", "env_id", "start", "n_timesteps", "n_eval_episodes")
@@ -270,6 +273,14 @@ def described_storage(storage: str) -> str:
     return f"{url.get_backend_name()} database {database}".strip()
 
 
+class StorageError(AgentError):
+    """A storage that could not be opened; ``reason`` is the driver's, with no server address (for the page)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def open_storage(storage: str) -> BaseStorage:
     """The Optuna storage ``storage`` names, reached now: an unreachable or malformed URL fails here,
     within seconds, with what to do. A journal file torn by a crash is mended first (:func:`repair_journal`)."""
@@ -308,9 +319,8 @@ def open_storage(storage: str) -> BaseStorage:
                     raise
                 time.sleep(1)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as error:
-        cause = getattr(error, "orig", None) or error.__cause__ or error  # the driver's words, or the missing driver's
-        reason = str(cause).strip().splitlines()[0]
-        raise AgentError(f"{what}: {reason}. {advice}") from None
+        reason = driver_reason(error)  # the driver's words, or the missing driver's
+        raise StorageError(f"{what}: {reason}. {advice}", reason) from None
 
 
 # The study.
@@ -577,6 +587,63 @@ def _experiment_manager(settings: TuningSettings, hyperparameters: dict[str, Any
     return manager
 
 
+def driver_reason(error: BaseException) -> str:
+    """What the database driver said, first line: Optuna words any lost database as "invalid data in the commit"."""
+    cause = error.__cause__ or error
+    said = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+    return SERVER_ADDRESS.sub("", said)  # no host, port or socket path for whoever reads the page
+
+
+def storage_lost(storage: str, reason: str, trial: int | None) -> AgentError:
+    """The end of a worker whose study's database stopped answering: which database, and what to do."""
+    during, marked = "", ""
+    if trial is not None:
+        during, marked = f" during trial {trial}", f"; trial {trial} is failed as interrupted when the study next opens"
+    return AgentError(
+        f"The study's storage ({described_storage(storage)}) stopped answering{during}: {reason}. The tuning job "
+        f"stopped{marked}. Start the database server again (or check the network to it and {STORAGE_VARIABLE}), "
+        "then start tuning again with the same study name and storage: the study resumes from its finished trials."
+    )
+
+
+class StorageWatch:
+    """Asks an RDB storage's server every ``HEARTBEAT_S`` whether it still answers. Two misses in a row stop the
+    worker (``progress.stop(DATABASE_LOST)``): a trial would otherwise train to its end for nothing, since
+    nothing it reports can be written, and Optuna's own heartbeat thread just dies with the connection."""
+
+    def __init__(self, storage: RDBStorage, progress: "TuningProgress") -> None:
+        self.storage, self.progress = storage, progress
+        self.reason: str | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="storage-watch", daemon=True)
+
+    def __enter__(self) -> "StorageWatch":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def answers(self) -> bool:
+        """Whether the server answers a query now (within its connect timeout); if not, says why in ``reason``."""
+        try:
+            with self.storage.engine.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT 1"))
+            return True
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            self.reason = driver_reason(error)
+            return False
+
+    def _watch(self) -> None:
+        misses = 0
+        while not self.done.wait(HEARTBEAT_S):
+            misses = 0 if self.answers() else misses + 1
+            if misses == 2:  # one miss may be the pool's dead connection, replaced at the next try
+                self.progress.stop(DATABASE_LOST)
+                return
+
+
 def mark_stopped(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
     """Fail a trial left running, with ``reason`` (``interrupted``) as a user attribute."""
     storage = study._storage  # the storage's own API: Study has none to end another process's trial
@@ -650,7 +717,8 @@ def run_study(
             with contextlib.redirect_stdout(io.StringIO()):  # the RL Zoo prints the hyperparameters of a NaN
                 return manager.objective(trial)
         except TrialStopped as stopped:
-            trial.set_user_attr(stopped.reason, True)
+            if stopped.reason != DATABASE_LOST:  # then nothing can be written: the next opening fails the trial
+                trial.set_user_attr(stopped.reason, True)
             raise
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -660,7 +728,8 @@ def run_study(
             on_trial_end(study)
 
     limit = MaxTrialsCallback(settings.n_trials, states=COUNTED)
-    with _atari_search_space(), warnings.catch_warnings():
+    watch = StorageWatch(storage, progress) if isinstance(storage, RDBStorage) else contextlib.nullcontext()
+    with _atari_search_space(), warnings.catch_warnings(), watch:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
             while not progress.stop_reason:
@@ -676,6 +745,12 @@ def run_study(
                 time.sleep(1)
         except TrialStopped:
             pass
+        except Exception as error:  # Optuna's own words for a lost database vary (even an UnboundLocalError)
+            if isinstance(watch, StorageWatch) and (progress.stop_reason == DATABASE_LOST or not watch.answers()):
+                raise storage_lost(storage_url, watch.reason or driver_reason(error), progress.trial) from None
+            raise
+        if progress.stop_reason == DATABASE_LOST:
+            raise storage_lost(storage_url, watch.reason or "no answer", progress.trial)
     progress.study_done = len(finished_trials(study))
     best = best_trial(study)
     return TuningResult(
