@@ -51,6 +51,7 @@ def play_both(fused: FusedAtariEnv, env_id: str, seed: int, config: dict, env_kw
                 assert score == infos[0]["episode"]["r"], where
                 return "game over"
             assert np.array_equal(observation, expected[0]), where
+            assert observation.strides == expected[0].strides, where  # the layout torch convolves (see FusedAtariEnv)
             assert fused.rewards == reference.get_attr("rewards")[0], where
         return "cap"
     finally:

@@ -46,7 +46,10 @@ class FusedAtariEnv:
     """One Atari game as ``create_test_env`` + ``VecTransposeImage`` play it, for one environment (not a VecEnv).
 
     :meth:`reset` with a seed starts the game that seed gives; :meth:`step` plays one agent step. Observations
-    are ``(frame_stack, screen_size, screen_size)`` uint8, the newest frame last, a new array each time.
+    are ``(frame_stack, screen_size, screen_size)`` uint8, the newest frame last, a new array each time, laid out
+    in memory as SB3's are: channels innermost (``VecFrameStack`` stacks on the last axis, ``VecTransposeImage``
+    returns a transposed view). Torch keeps that layout and convolves it with other kernels than a contiguous
+    array's, so the Q-values are stock SB3's to the last bit only from the same layout.
     """
 
     def __init__(self, settings: EnvSettings) -> None:
@@ -80,8 +83,8 @@ class FusedAtariEnv:
             raise AgentError(f"{settings.env_id}'s first action is not NOOP, as SB3's AtariWrapper requires.")
         self._size = wrapper.get("screen_size", 84)
         self._screens = np.zeros((2, *screen_dims, 3), np.uint8)  # MaxAndSkipEnv's _obs_buffer
-        self._stack = np.zeros((max(settings.frame_stack, 1), self._size, self._size), np.uint8)
-        self.observation_space = spaces.Box(0, 255, self._stack.shape, np.uint8)
+        self._stack = np.zeros((self._size, self._size, max(settings.frame_stack, 1)), np.uint8)  # VecFrameStack's
+        self.observation_space = spaces.Box(0, 255, self._stack.shape[::-1], np.uint8)
         self.action_space = spaces.Discrete(len(self._action_set))
         self.rewards: list[float] = []  # the game's rewards so far, unclipped, one per frame (SB3's Monitor's)
 
@@ -194,8 +197,8 @@ class FusedAtariEnv:
         self._screens[:] = 0
         self._lives, self._was_real_done = 0, True
         self._stack[:] = 0
-        self._stack[-1] = self._warp(self._fire_reset_chain(seed))
-        return self._stack.copy()
+        self._stack[..., -1] = self._warp(self._fire_reset_chain(seed))
+        return self._observation()
 
     def step(self, action: int) -> tuple[np.ndarray, float | None]:
         """One agent step: the next observation, and the game's score (the Monitor's episode return, unclipped)
@@ -203,11 +206,15 @@ class FusedAtariEnv:
         episode restarts inside the step, as DummyVecEnv restarts it, and the stack starts again from zeros."""
         screen, terminated, truncated = self._life_step(action)
         if self._episode_over:
-            return self._stack.copy(), round(sum(self.rewards), 6)
+            return self._observation(), round(sum(self.rewards), 6)
         if terminated or truncated:
             screen = self._fire_reset_chain(None)
             self._stack[:] = 0
         else:
-            self._stack[:-1] = self._stack[1:]
-        self._stack[-1] = self._warp(screen)
-        return self._stack.copy(), None
+            self._stack[..., :-1] = self._stack[..., 1:]
+        self._stack[..., -1] = self._warp(screen)
+        return self._observation(), None
+
+    def _observation(self) -> np.ndarray:
+        """VecTransposeImage's view of the stack (a copy of it: the stack changes at the next step)."""
+        return self._stack.copy().transpose(2, 0, 1)
