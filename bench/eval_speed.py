@@ -90,9 +90,9 @@ print(json.dumps({"emulating": emulating, "forwarding": forwarding}))
 """
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
     started = time.perf_counter()
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return time.perf_counter() - started, run.stdout.strip().splitlines()[-1]
 
 
@@ -126,10 +126,20 @@ def limit(model_zip: Path, steps: int, episodes: int) -> tuple[dict, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python bench/eval_speed.py", description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=8, help="seeded games each side plays (default: 8)")
-    episodes = parser.parse_args().episodes
+    parser.add_argument(
+        "--stock-threads",
+        type=int,
+        default=None,
+        help="torch threads of stock SB3's process (default: torch's own, one a core; on a machine others share, "
+        "its threads wait on each other and stock SB3 slows several-fold, so that 1 gives a steadier baseline)",
+    )
+    args = parser.parse_args()
+    episodes = args.episodes
     model_zip = ROOT / "offline_agents" / ENV_ID / f"dqn-{ENV_ID}.zip"
 
-    stock_seconds, stock_out = timed([sys.executable, "-c", STOCK_SB3, str(model_zip), str(episodes), ENV_ID])
+    stock_env = {**os.environ, "OMP_NUM_THREADS": str(args.stock_threads)} if args.stock_threads else None
+    stock_command = [sys.executable, "-c", STOCK_SB3, str(model_zip), str(episodes), ENV_ID]
+    stock_seconds, stock_out = timed(stock_command, stock_env)
     stock = json.loads(stock_out)
     arena_command = [sys.executable, "-m", "agents.evaluate", "--game", "Breakout", "--episodes", str(episodes)]
     arena_seconds, arena_out = timed([*arena_command, "--epsilon", "0"])
@@ -141,7 +151,8 @@ def main() -> None:
     games = f"{episodes} greedy games, seeds 0-{episodes - 1}"
     print(f"machine: {os.cpu_count()} CPU cores; the shipped {ENV_ID} agent, {games}")
     print(f"the same games on both sides: {same} ({steps} agent steps; scores {arena['scores']})")
-    print(f"stock SB3, one by one (whole process):  {stock_rate:7.1f} steps/s  ({stock_seconds:.1f} s)")
+    threads = f", {args.stock_threads} torch thread(s)" if args.stock_threads else ""
+    print(f"stock SB3, one by one (whole process{threads}):  {stock_rate:7.1f} steps/s  ({stock_seconds:.1f} s)")
     print(f"python -m agents.evaluate (whole process): {arena_rate:7.1f} steps/s  ({arena_seconds:.1f} s)")
     print(f"ratio (Arena / stock SB3):               {arena_rate / stock_rate:7.2f}x")
 
