@@ -237,6 +237,15 @@ def _n_quantiles(state_dict: dict[str, torch.Tensor], n_actions: int) -> int:
     return int(last_bias.shape[0]) // n_actions
 
 
+class _NoOptimizer:
+    """What SB3's policy gets as its optimizer here: nothing. The Arena never trains a loaded network, and making
+    any of torch's optimizers imports torch's compiler (a second of CPU in every fresh process, each evaluation
+    worker's included)."""
+
+    def __init__(self, params: Any, **kwargs: Any) -> None:
+        pass
+
+
 def _build_policy(
     policy_class: type, observation_space: spaces.Box, action_space: spaces.Discrete, kwargs: dict, meta: bool = False
 ):
@@ -248,7 +257,7 @@ def _build_policy(
         )
     try:
         with torch.device("meta") if meta else contextlib.nullcontext():
-            return policy_class(observation_space, action_space, lambda _: 0.0, **kwargs)
+            return policy_class(observation_space, action_space, lambda _: 0.0, optimizer_class=_NoOptimizer, **kwargs)
     except (TypeError, ValueError, AssertionError, RuntimeError) as error:
         raise AgentError(f"The checkpoint's policy settings {kwargs} are not valid: {error}") from None
 
