@@ -17,7 +17,8 @@ Then the limit, for the same steps on the same cores: one process per core, each
 steps on a bare ALE (4 frames a step, nothing read from the screen) and calling stock SB3's Q-network once per
 step of its games in play, on a batch of their observations (the Arena's ``SLOTS``), and nothing else: the ALE's
 raw frame rate plus one batched forward pass per step. It is printed without start-up (what the games alone
-could take) and with it (the same processes' whole wall time: Python, torch, SB3 and the model loaded).
+could take: the limit the Arena's whole process is compared with) and with it (the same processes' whole wall
+time: Python, torch and SB3's ``DQN.load``, which imports torch's compiler with the optimizer it builds).
 """
 
 import argparse
@@ -163,8 +164,8 @@ def main() -> None:
         f"step, + one forward pass of {bound['batch']} observations ({bound['forward_ms']:.2f} ms) a step of its games"
     )
     print(f"  the games alone:                         {play_rate:7.1f} steps/s  ({bound['play_seconds']:.1f} s)")
-    print(f"  whole processes (start-up included):     {steps / bound_seconds:7.1f} steps/s  ({bound_seconds:.1f} s)")
-    print(f"the Arena's speed / the limit's, whole processes:  {bound_seconds / arena_seconds:7.2f}")
+    print(f"  + start-up (Python, torch, DQN.load):    {steps / bound_seconds:7.1f} steps/s  ({bound_seconds:.1f} s)")
+    print(f"the Arena (whole process) / the limit (the games alone): {arena_rate / play_rate:7.2f}")
 
 
 if __name__ == "__main__":
