@@ -403,3 +403,22 @@ def test_a_game_mode_or_difficulty_the_game_lacks_is_refused_by_name_before_play
         env.close()
     finally:
         shutil.rmtree(hf_cache / f"models--{repo_id.replace('/', '--')}")
+
+
+def test_the_largest_dqn_built_without_being_counted_first_is_under_the_cap():
+    """A DQN with SB3's default settings is built for real without being counted on the meta device first (the
+    count costs every evaluation worker a second): the largest the Arena's settings allow (16 frames of 256×256,
+    18 actions) must be under ``MAX_PARAMETERS``, counted here with SB3's own classes on the meta device."""
+    from stable_baselines3.common.torch_layers import NatureCNN
+    from stable_baselines3.dqn.policies import QNetwork
+
+    from agents.core.checkpoint import MAX_PARAMETERS
+    from agents.core.environment import MAX_FRAME_STACK
+
+    wrapper = "stable_baselines3.common.atari_wrappers.AtariWrapper"
+    with pytest.raises(AgentError, match="out of range"):
+        env_settings("BreakoutNoFrameskip-v4", {"env_wrapper": {wrapper: {"screen_size": 257}}}, {})
+    space = gym.spaces.Box(0, 255, (MAX_FRAME_STACK, 256, 256), np.uint8)
+    with torch.device("meta"):
+        network = QNetwork(space, gym.spaces.Discrete(18), NatureCNN(space), features_dim=512)
+    assert 20_000_000 < sum(p.numel() for p in network.parameters()) <= MAX_PARAMETERS

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from agents.core.agent_files import find_agent_files
 from agents.core.catalog import Game
 from agents.core.checkpoint import QFunction, build_q_function, read_checkpoint
-from agents.core.environment import EnvSettings, env_settings, make_env, read_rl_zoo_yaml
+from agents.core.environment import EnvSettings, env_settings, read_rl_zoo_yaml
 from agents.core.errors import AgentError
+from agents.core.fused_env import FusedAtariEnv
 from agents.core.hub import AgentFiles, ByteProgress
 from agents.core.repo_game import resolve_game
 
@@ -33,12 +34,9 @@ def agent_from_files(files: AgentFiles, game: Game) -> Agent:
     """Check and load an agent's files (kept in memory: the same files are not loaded twice)."""
     settings = env_settings(game.env_id, read_rl_zoo_yaml(files.config), read_rl_zoo_yaml(files.env_kwargs))
     checkpoint = read_checkpoint(files.model_zip)
-    env = make_env(settings, seed=0)
-    try:
-        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)
-        action_names = tuple(env.env_method("get_action_meanings")[0])
-    finally:
-        env.close()
+    env = FusedAtariEnv(settings)  # the environment the games are played in, for its spaces and actions
+    q_function = build_q_function(checkpoint, env.observation_space, env.action_space)
+    action_names = tuple(env.action_meanings)
     return Agent(
         game=game,
         repo_id=files.repo_id,

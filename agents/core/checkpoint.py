@@ -237,6 +237,15 @@ def _n_quantiles(state_dict: dict[str, torch.Tensor], n_actions: int) -> int:
     return int(last_bias.shape[0]) // n_actions
 
 
+class _NoOptimizer:
+    """What SB3's policy gets as its optimizer here: nothing. The Arena never trains a loaded network, and making
+    any of torch's optimizers imports torch's compiler (a second of CPU in every fresh process, each evaluation
+    worker's included)."""
+
+    def __init__(self, params: Any, **kwargs: Any) -> None:
+        pass
+
+
 def _build_policy(
     policy_class: type, observation_space: spaces.Box, action_space: spaces.Discrete, kwargs: dict, meta: bool = False
 ):
@@ -248,9 +257,18 @@ def _build_policy(
         )
     try:
         with torch.device("meta") if meta else contextlib.nullcontext():
-            return policy_class(observation_space, action_space, lambda _: 0.0, **kwargs)
+            return policy_class(observation_space, action_space, lambda _: 0.0, optimizer_class=_NoOptimizer, **kwargs)
     except (TypeError, ValueError, AssertionError, RuntimeError) as error:
         raise AgentError(f"The checkpoint's policy settings {kwargs} are not valid: {error}") from None
+
+
+def _small_by_construction(checkpoint: Checkpoint, observation_space: spaces.Box) -> bool:
+    """Whether the network can be built for real without being counted first on the meta device: a DQN with
+    SB3's default settings is the Nature CNN and a 512-unit layer, under ``MAX_PARAMETERS`` for any observation
+    the Arena's environment gives (at most 16 frames of 256×256; ``tests/test_checkpoint.py`` counts the largest
+    on the meta device). Counting there costs a second of a fresh process (torch imports its symbolic shapes
+    for it), paid by every evaluation worker."""
+    return checkpoint.algo == "dqn" and not checkpoint.policy_kwargs and is_image_space(observation_space)
 
 
 def build_q_function(checkpoint: Checkpoint, observation_space: spaces.Box, action_space: spaces.Discrete) -> QFunction:
@@ -272,9 +290,13 @@ def build_q_function(checkpoint: Checkpoint, observation_space: spaces.Box, acti
     attribute = Q_NETWORK_ATTRIBUTE[checkpoint.algo]
     prefix = f"{attribute}."
     weights = {k.removeprefix(prefix): v for k, v in checkpoint.state_dict.items() if k.startswith(prefix)}
-    # The network the settings describe is first built on PyTorch's meta device, which allocates
-    # nothing: its size and shapes are checked before any memory is spent on it.
-    skeleton = getattr(_build_policy(policy_class, observation_space, action_space, kwargs, meta=True), attribute)
+    network = None
+    if _small_by_construction(checkpoint, observation_space):
+        skeleton = network = getattr(_build_policy(policy_class, observation_space, action_space, kwargs), attribute)
+    else:
+        # The network the settings describe is first built on PyTorch's meta device, which allocates
+        # nothing: its size and shapes are checked before any memory is spent on it.
+        skeleton = getattr(_build_policy(policy_class, observation_space, action_space, kwargs, meta=True), attribute)
     shapes = {name: tuple(value.shape) for name, value in skeleton.state_dict().items()}
     parameters = sum(int(np.prod(shape)) for shape in shapes.values())
     if parameters > MAX_PARAMETERS:
@@ -290,7 +312,8 @@ def build_q_function(checkpoint: Checkpoint, observation_space: spaces.Box, acti
             f"The checkpoint's weights do not fit a {checkpoint.algo.upper()} network for this game: {name} is "
             f"{given.get(name, 'missing')} in the file and {shapes.get(name, 'absent')} in the network."
         )
-    network = getattr(_build_policy(policy_class, observation_space, action_space, kwargs), attribute)
+    if network is None:
+        network = getattr(_build_policy(policy_class, observation_space, action_space, kwargs), attribute)
     try:
         network.load_state_dict(weights, strict=True)
     except RuntimeError as error:

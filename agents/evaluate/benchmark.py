@@ -6,11 +6,10 @@ episodes; a model card's ``results.json`` gives its own, with its protocol. A sc
 with one of them when the two means are within two standard errors of their difference.
 """
 
+import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
 
 from agents.core.catalog import Game
 from agents.core.hub import AgentFiles
@@ -38,12 +37,12 @@ class PublishedScore:
 
 
 def benchmark_score(algo: str, env_id: str) -> PublishedScore | None:
-    """The RL Zoo's published score for its ``algo`` agent on ``env_id``, if it has one."""
-    table = pd.read_csv(BENCHMARK_CSV)
-    row = table[(table["algo"] == algo) & (table["env_id"] == env_id)]
-    if row.empty:
+    """The RL Zoo's published score for its ``algo`` agent on ``env_id``, if it has one (read with ``csv``: the
+    command line's summary should not wait for pandas to import)."""
+    with BENCHMARK_CSV.open(newline="") as table:
+        row = next((row for row in csv.DictReader(table) if (row["algo"], row["env_id"]) == (algo, env_id)), None)
+    if row is None:
         return None
-    row = row.iloc[0]
     return PublishedScore(
         source=f"the RL Zoo's benchmark for its own {algo.upper()} agent (10M steps)",
         mean=float(row["mean_reward"]),

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from agents.core.catalog import Game
 from agents.core.errors import AgentError
@@ -34,7 +33,9 @@ from agents.core.hub import AgentFiles
 from agents.core.numbers import MAX_SEED, user_number
 from agents.core.stopping import check_stop
 
-if TYPE_CHECKING:  # only a type here: importing the loader (torch) would slow the command line's start
+if TYPE_CHECKING:  # only types here: importing the loader (torch), or pandas, would slow the command line's start
+    import pandas as pd
+
     from agents.core.agent import Agent
 
 EVAL_EPSILON = 0.01  # as the RL Zoo evaluates Atari agents: stochastically, with the final ε
@@ -93,8 +94,10 @@ class Evaluation:
             "eval_datetime": datetime.datetime.now().isoformat(),
         }
 
-    def table(self) -> pd.DataFrame:
+    def table(self) -> "pd.DataFrame":
         """One row per game: seed, score, length in agent steps, and whether it ended in game over."""
+        import pandas as pd
+
         return pd.DataFrame(
             {"seed": self.seeds, "score": self.scores, "steps": self.episode_steps, "game_over": self.terminated}
         )
@@ -220,7 +223,7 @@ def evaluate_files(
     games: dict[int, dict] = {}
     steps, ended = 0, 0
     try:
-        while ended < n_workers:
+        while ended < n_workers and len(games) < len(seeds):  # a worker's own exit (torch's teardown) is not waited for
             check_stop()  # the request ended: the workers are killed below
             try:
                 message = messages.get(timeout=STOP_POLL_S)

@@ -1,9 +1,10 @@
 """Play whole games with an agent and record, step by step, what it saw, valued and did.
 
-One rollout serves Play, Evaluate and Compare: :func:`play_games` plays a batch of games in step, each
-in its own environment (built by :func:`agents.core.environment.make_env` exactly as Play builds it, seeded
-with the game's seed) with its own random stream for exploration, and passes the observations of all
-the games in play through the network as one batch. A game in Play is a batch of one.
+One rollout serves Play, Evaluate, Compare and the Leaderboard: :func:`play_games` plays a batch of games in
+step, each in its own environment (:class:`agents.core.fused_env.FusedAtariEnv`, the RL Zoo's
+``create_test_env`` in one object, seeded with the game's seed) with its own random stream for exploration,
+and passes the observations of all the games in play through the network as one batch. A game in Play is a
+batch of one.
 
 The game with seed ``k`` is therefore the same game (same actions, same length, same score) whatever
 else is played beside it. Batching changes a Q-value in its last bits (about 1e-6), which could only
@@ -15,10 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv
 
 from agents.core.checkpoint import QFunction
-from agents.core.environment import EnvSettings, make_env
+from agents.core.environment import EnvSettings
+from agents.core.fused_env import FusedAtariEnv
 
 NEAR_TIE = 1e-4  # Q-values closer than this are recomputed alone before an action is chosen between them
 
@@ -39,23 +40,17 @@ class Step:
     game_over: bool
 
 
-def _monitor_rewards(env: VecEnv) -> list[float]:
-    """The rewards of this game so far as SB3's Monitor, inside the Atari wrappers, keeps them: real,
-    unclipped (read at each step: the Monitor starts a new list when the game resets)."""
-    return env.get_attr("rewards")[0]
-
-
 class _Game:
     """One game in play: its environment, its own random stream, and where it stands."""
 
     def __init__(self, settings: EnvSettings, seed: int) -> None:
         self.seed = seed
-        self.env = make_env(settings, seed)
+        self.env = FusedAtariEnv(settings)
         self.rng = np.random.default_rng(seed)
-        self.ale = self.env.get_attr("ale")[0]
-        self.observation = self.env.reset()
+        self.ale = self.env.ale
+        self.observation = self.env.reset(seed)
         self.score = 0.0
-        self.rewards_seen = len(_monitor_rewards(self.env))
+        self.rewards_seen = len(self.env.rewards)
         self.index = 0
 
     def step(self, q_values: np.ndarray, n_actions: int, epsilon: float, screens: bool) -> Step:
@@ -64,18 +59,19 @@ class _Game:
         lives = self.ale.lives()
         exploratory = bool(self.rng.random() < epsilon)
         action = int(self.rng.integers(n_actions)) if exploratory else int(np.argmax(q_values))
-        next_observation, _, _, infos = self.env.step(np.array([action]))
-        game_over = "episode" in infos[0]
+        next_observation, episode_return = self.env.step(action)
+        game_over = episode_return is not None
         if game_over:
-            new_score = float(infos[0]["episode"]["r"])
+            new_score = episode_return
         else:
-            rewards = _monitor_rewards(self.env)
+            # The rewards as SB3's Monitor keeps them, real, unclipped (a new list when the game resets)
+            rewards = self.env.rewards
             new_score = self.score + float(np.sum(rewards[self.rewards_seen :]))
             self.rewards_seen = len(rewards)
         step = Step(
             self.index,
             screen,
-            self.observation[0],
+            self.observation,
             q_values,
             action,
             exploratory,
@@ -111,28 +107,23 @@ def play_games(
     """
     pending = iter(seeds)
     playing: list[_Game] = []
-    try:
-        while True:
-            while len(playing) < slots and (seed := next(pending, None)) is not None:
-                playing.append(_Game(settings, seed))
-            if not playing:
-                return
-            batch = q_function(np.concatenate([game.observation for game in playing]))
-            for row, game in enumerate(playing):
-                if len(playing) > 1 and _near_tie(batch[row]):
-                    batch[row] = q_function(game.observation)[0]
-            finished = []
-            for row, game in enumerate(playing):
-                step = game.step(batch[row], q_function.n_actions, epsilon, screens)
-                yield game.seed, step
-                if step.game_over or game.index >= max_steps:
-                    finished.append(game)
-            for game in finished:
-                game.env.close()
-                playing.remove(game)
-    finally:
-        for game in playing:
-            game.env.close()
+    while True:
+        while len(playing) < slots and (seed := next(pending, None)) is not None:
+            playing.append(_Game(settings, seed))
+        if not playing:
+            return
+        batch = q_function(np.stack([game.observation for game in playing]))
+        for row, game in enumerate(playing):
+            if len(playing) > 1 and _near_tie(batch[row]):
+                batch[row] = q_function(game.observation[None])[0]
+        finished = []
+        for row, game in enumerate(playing):
+            step = game.step(batch[row], q_function.n_actions, epsilon, screens)
+            yield game.seed, step
+            if step.game_over or game.index >= max_steps:
+                finished.append(game)
+        for game in finished:
+            playing.remove(game)
 
 
 def play_episode(
