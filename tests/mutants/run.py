@@ -64,17 +64,17 @@ MUTANTS = [
     Mutant(
         "seed ignored",
         "same seed, same game is false",
-        "agents/core/environment.py",
-        "                seed=seed,",
-        "                seed=0,",
+        "agents/play/rollout.py",
+        "        self.observation = self.env.reset(seed)",
+        "        self.observation = self.env.reset(0)",
         "tests/test_independent.py::test_same_seed_same_game_in_two_processes_and_another_seed_another_game",
     ),
     Mutant(
         "frame one step late",
         "the picture and the Q bars disagree",
         "agents/play/rollout.py",
-        "        next_observation, _, _, infos = self.env.step(np.array([action]))\n",
-        "        next_observation, _, _, infos = self.env.step(np.array([action]))\n"
+        "        next_observation, episode_return = self.env.step(action)\n",
+        "        next_observation, episode_return = self.env.step(action)\n"
         "        screen = self.ale.getScreenRGB() if screens else None\n",
         "tests/test_independent.py::test_each_video_frame_shows_the_screen_the_agent_acted_on",
     ),
@@ -236,6 +236,30 @@ MUTANTS = [
         '    rows.sort(key=lambda row: (-row[key], row["entry"]))',
         '    rows.sort(key=lambda row: (row[key], row["entry"]))',
         "tests/test_leaderboard.py::test_the_board_ranks_by_the_order_asked_and_flags_a_claim_too_high",
+    ),
+    Mutant(
+        "flicker kept",
+        "the agent sees other screens than stock SB3 does, and plays other games than its card's",
+        "agents/core/fused_env.py",
+        "            if i >= self._skip - 2:",
+        "            if i >= self._skip - 1:",
+        "tests/test_fused_env.py::test_the_rl_zoos_games_observation_by_observation",
+    ),
+    Mutant(
+        "ball never served",
+        "Breakout's agent stands still at the start of each game: the RL Zoo's FIRE on reset is missing",
+        "agents/core/fused_env.py",
+        "        for action in (FIRE, 2):",
+        "        for action in (NOOP, 2):",
+        "tests/test_fused_env.py::test_the_rl_zoos_games_observation_by_observation",
+    ),
+    Mutant(
+        "other noop stream",
+        "a game with a seed is not the RL Zoo's game with that seed",
+        "agents/core/fused_env.py",
+        "        for _ in range(self.np_random.integers(1, self._noop_max + 1)):",
+        "        for _ in range(np.random.default_rng(0).integers(1, self._noop_max + 1)):",
+        "tests/test_fused_env.py::test_the_rl_zoos_games_observation_by_observation",
     ),
 ]
 
