@@ -45,7 +45,7 @@ def _monitor_rewards(env: VecEnv) -> list[float]:
     return env.get_attr("rewards")[0]
 
 
-class _Game:
+class Game:
     """One game in play: its environment, its own random stream, and where it stands."""
 
     def __init__(self, settings: EnvSettings, seed: int) -> None:
@@ -58,12 +58,18 @@ class _Game:
         self.rewards_seen = len(_monitor_rewards(self.env))
         self.index = 0
 
-    def step(self, q_values: np.ndarray, n_actions: int, epsilon: float, screens: bool) -> Step:
-        """Act on ``q_values`` (ε-greedy, as SB3's DQN acts), step the environment, and say what happened."""
+    def step(
+        self, q_values: np.ndarray, n_actions: int, epsilon: float, screens: bool, action: int | None = None
+    ) -> Step:
+        """Act on ``q_values`` (ε-greedy, as SB3's DQN acts), or take ``action`` as given (a person's, in Your
+        turn: no random draw is made), step the environment, and say what happened."""
         screen = self.ale.getScreenRGB() if screens else None
         lives = self.ale.lives()
-        exploratory = bool(self.rng.random() < epsilon)
-        action = int(self.rng.integers(n_actions)) if exploratory else int(np.argmax(q_values))
+        if action is None:
+            exploratory = bool(self.rng.random() < epsilon)
+            action = int(self.rng.integers(n_actions)) if exploratory else int(np.argmax(q_values))
+        else:
+            exploratory = False
         next_observation, _, _, infos = self.env.step(np.array([action]))
         game_over = "episode" in infos[0]
         if game_over:
@@ -110,11 +116,11 @@ def play_games(
     SB3's DQN does; the random draws come from the game's own seed, as does its environment.
     """
     pending = iter(seeds)
-    playing: list[_Game] = []
+    playing: list[Game] = []
     try:
         while True:
             while len(playing) < slots and (seed := next(pending, None)) is not None:
-                playing.append(_Game(settings, seed))
+                playing.append(Game(settings, seed))
             if not playing:
                 return
             batch = q_function(np.concatenate([game.observation for game in playing]))
