@@ -52,7 +52,7 @@ def wait_until_free(timeout: float = 5.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = route.status()
-        if status["playing"] == status["waiting"] == status["threads"] == 0:
+        if status["playing"] == status["waiting"] == status["threads"] == status["envs"] == 0:
             return status
         time.sleep(0.05)
     raise AssertionError(f"still held after {timeout} s: {route.status()} {[t.name for t in threading.enumerate()]}")

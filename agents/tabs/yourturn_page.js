@@ -67,6 +67,7 @@ function onNews(message) {
     say(`All ${message.games} games are taken: you are number ${message.position} in line. Your game starts ${when}.`);
   } else if (message.type === "started") {
     stats.state = "playing";
+    stats.started = message;
     element.querySelector(".yt-keys").textContent = "Keys: " + message.controls.map(
       (c) => ({ UP: "↑", DOWN: "↓", LEFT: "←", RIGHT: "→", FIRE: "Space = FIRE" })[c]).join("  ") +
       "   A = let the agent play / take back";
@@ -122,6 +123,7 @@ function start(game, seed) {
     }
   };
   say("Connecting…");
+  if (window.innerWidth < 700) element.scrollIntoView({ behavior: "smooth" });  // a phone: game and buttons in sight
 }
 
 const visible = () => element.offsetParent !== null;

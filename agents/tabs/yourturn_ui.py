@@ -47,6 +47,11 @@ SCREEN_CSS = """
 .yt-agent { font-size: 16px; padding: 10px 14px; }
 .yt-agent.yt-on { background: var(--button-primary-background-fill); }
 @media (min-width: 700px) { .yt-pad { grid-template-columns: repeat(3, 48px); grid-template-rows: repeat(3, 36px); } }
+@media (max-width: 699px) {  /* a phone: the game, its panel below it, and the buttons, all on one screen */
+  .yt-canvas { width: auto; max-width: 100%; max-height: 56vh; margin: 0 auto; }
+  .yt-news { min-height: 2.6em; font-size: 14px; }
+  .yt-keys { display: none; }
+}
 """
 START_JS = "(game, seed) => { window.arenaYourTurn?.start(game, seed); }"
 HOW_TO = """### Play it yourself
@@ -84,7 +89,14 @@ class YourTurnTab:
             gr.Markdown(HOW_TO)
             with gr.Row(equal_height=True):
                 self.game = gr.Dropdown(choices=game_choices, value=first_game, label="Game", min_width=200)
-                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (same seed, same game)", min_width=160)
+                seed = gr.Number(
+                    value=0,
+                    precision=0,
+                    minimum=0,
+                    label="Seed (same seed, same game)",
+                    min_width=160,
+                    elem_id="yourturn-seed",
+                )
                 start = gr.Button("Start", variant="primary", elem_id="yourturn-start", min_width=120)
             self.screen = gr.HTML(
                 html_template=SCREEN,
@@ -96,7 +108,7 @@ class YourTurnTab:
             with gr.Row():
                 self.your_video = gr.File(label="Your game (MP4, with the agent's panel)", visible=False)
                 self.agent_video = gr.File(label="The agent's game, same seed (MP4)", visible=False)
-                self.steps_csv = gr.File(label="Your steps (CSV)", visible=False)
+                self.steps_csv = gr.File(label="Your steps (CSV)", visible=False, elem_id="yourturn-csv")
             self.board_title = gr.Markdown(self.board_heading(first_game))
             self.board = gr.Dataframe(
                 value=board_table(first_game), headers=BOARD_COLUMNS, interactive=False, elem_id="yourturn-board"

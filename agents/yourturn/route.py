@@ -19,9 +19,11 @@ threads within a step. At most ``Limits.games`` games (and recordings) run at on
 """
 
 import asyncio
+import os
 import secrets
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -32,7 +34,7 @@ from agents.core.errors import AgentError
 from agents.core.numbers import MAX_SEED
 from agents.yourturn.keys import ALL_BITS, controls_used
 from agents.yourturn.results import FINISHED, finish
-from agents.yourturn.session import FRAMES_PER_STEP, Limits, LiveGame
+from agents.yourturn.session import FRAMES_PER_STEP, Limits, LiveGame, open_envs
 
 WS_PATH, STATUS_PATH = "/yourturn/ws", "/yourturn/status"
 START_TIMEOUT_S = 30
@@ -96,10 +98,23 @@ class Lobby:
 LOBBY = Lobby(Limits.from_environment())
 
 
+def _child_processes() -> int:
+    """This process's children (ffmpeg while a game is recorded), from ``/proc`` where there is one."""
+    me, count = str(os.getpid()), 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            count += stat.read_text().rsplit(")", 1)[1].split()[1] == me
+        except (OSError, IndexError):
+            continue
+    return count
+
+
 def status() -> dict[str, int]:
-    """What the live games hold now: games and their threads (``yourturn-*``), and who waits."""
+    """What the live games hold now: games and their threads (``yourturn-*``), who waits, and for a test's
+    count, all of this process's threads and child processes."""
     threads = sum(thread.name.startswith(THREAD_PREFIX) for thread in threading.enumerate())
-    return LOBBY.counts() | {"threads": threads}
+    totals = {"envs": open_envs(), "process_threads": threading.active_count(), "child_processes": _child_processes()}
+    return LOBBY.counts() | {"threads": threads} | totals
 
 
 async def _in_thread(name: str, function: Callable, *args: Any) -> Any:
@@ -184,22 +199,20 @@ async def play_socket(websocket: WebSocket) -> None:
         loop = asyncio.get_running_loop()
         outbox: asyncio.Queue = asyncio.Queue()
         token = secrets.token_urlsafe(16)
-        live = LiveGame(agent, seed, LOBBY.limits, _sender(loop, outbox), stacked)
+        hello = {
+            "type": "started",
+            "game": game,
+            "title": agent.game.title,
+            "repo": agent.repo_id,
+            "seed": seed,
+            "controls": controls_used(agent.action_names),
+            "actions": list(agent.action_names),
+            "fps": 60 / agent.settings.frame_skip * FRAMES_PER_STEP,
+            "max_steps": LOBBY.limits.max_steps,
+            "idle_s": LOBBY.limits.idle_s,
+        }
+        live = LiveGame(agent, seed, LOBBY.limits, _sender(loop, outbox), stacked, hello)
         LOBBY.hold(ticket, live)
-        await websocket.send_json(
-            {
-                "type": "started",
-                "game": game,
-                "title": agent.game.title,
-                "repo": agent.repo_id,
-                "seed": seed,
-                "controls": controls_used(agent.action_names),
-                "actions": list(agent.action_names),
-                "fps": live.decisions_per_s * FRAMES_PER_STEP,
-                "max_steps": LOBBY.limits.max_steps,
-                "idle_s": LOBBY.limits.idle_s,
-            }
-        )
         tasks = [asyncio.create_task(_read(websocket, live)), asyncio.create_task(_write(websocket, outbox))]
         played = asyncio.create_task(_in_thread("game", live.play))
         done, _ = await asyncio.wait([played, *tasks], return_when=asyncio.FIRST_COMPLETED)

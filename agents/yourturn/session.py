@@ -44,6 +44,21 @@ JPEG_QUALITY = 80
 HEADER = struct.Struct("<IIi")  # frame number, the last key message it answers, the step it belongs to
 
 
+_open_envs = 0
+_envs_lock = threading.Lock()
+
+
+def open_envs() -> int:
+    """Environments this module's games and replays hold open now (a closed page must leave none)."""
+    return _open_envs
+
+
+def _opened(change: int) -> None:
+    global _open_envs
+    with _envs_lock:
+        _open_envs += change
+
+
 def _setting(name: str, default: float, low: float, high: float) -> float:
     """A number from the environment, or ``default`` when unset or not a number in [low, high]."""
     try:
@@ -144,8 +159,10 @@ class LiveGame:
         limits: Limits,
         send: Callable[[bytes | dict], None],
         stacked: bool = False,
+        hello: dict | None = None,
     ) -> None:
         self.agent, self.seed, self.limits, self.send, self.stacked = agent, seed, limits, send, stacked
+        self.hello = hello  # sent once the game is ready, just before its first frame
         self.controls = Controls()
         self.stopping = threading.Event()
         self.rows: list[dict] = []
@@ -177,10 +194,13 @@ class LiveGame:
         agent = self.agent
         to_action = key_map(agent.action_names)
         game = Game(agent.settings, self.seed)
+        _opened(1)
         try:
             tap = _FrameTap(game)
             tap.frames.clear()
             renderer = OverlayRenderer(agent.action_names, game.ale.getScreenRGB().shape, False, self.stacked)
+            if self.hello is not None:
+                self.send(self.hello)
             height = renderer.height - (STACKED_CONTROLS_BAND if self.stacked else 0)
             frame_s = 1 / (self.decisions_per_s * FRAMES_PER_STEP)
             frame_number, tick = 0, time.monotonic()
@@ -237,6 +257,7 @@ class LiveGame:
             return "stopped"
         finally:
             game.env.close()
+            _opened(-1)
 
     @staticmethod
     def _paste(renderer: OverlayRenderer, canvas: np.ndarray, screen: np.ndarray) -> None:
@@ -270,6 +291,7 @@ def replay_steps(
     """The visitor's game again, from its saved actions, through Play's rollout (the same environment and
     score keeping): yields each :class:`Step` (with its screen) and the fingerprint of the frame after it."""
     game = Game(agent.settings, seed)
+    _opened(1)
     try:
         for action in actions:
             if stop is not None and stop.is_set():
@@ -279,6 +301,7 @@ def replay_steps(
             yield step, screen_crc(game.ale.getScreenRGB())
     finally:
         game.env.close()
+        _opened(-1)
 
 
 def write_video(
