@@ -9,6 +9,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from rl_zoo3.utils import create_test_env
@@ -17,7 +18,7 @@ from agents.core.agent import load_agent
 from agents.yourturn import human_board, route
 from agents.yourturn.keys import FIRE, LEFT, RIGHT, UP, key_map
 from agents.yourturn.results import FINISHED
-from agents.yourturn.session import HEADER, Limits
+from agents.yourturn.session import HEADER, Limits, use_one_torch_thread
 
 
 @pytest.fixture
@@ -114,6 +115,24 @@ def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(cl
     assert over["sentence"] == f"You: {result.score:g} on seed 3. The agent, same seed: {result.agent_score:g}"
     assert result.human_video.stat().st_size > 1000 and result.agent_video.stat().st_size > 1000
     wait_until_free()
+
+
+def test_one_torch_thread_for_a_game_leaves_the_process_as_it_was():
+    torch.ones(1) + 1  # this thread has run an operation: its count is its own from now on
+    before, seen = torch.get_num_threads(), {}
+
+    def game_thread() -> None:
+        use_one_torch_thread()
+        seen["game"] = torch.get_num_threads()
+
+    def later_thread() -> None:
+        seen["later"] = torch.get_num_threads()
+
+    for target in (game_thread, later_thread):
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+    assert seen == {"game": 1, "later": before} and torch.get_num_threads() == before
 
 
 def test_keys_map_to_the_games_own_actions():

@@ -6,6 +6,7 @@ same frames (each step's fingerprint) and the same score as the live game, or th
 agent's game is Play's, on the same seed, with Play's default exploration (ε = 0.01, as the RL Zoo scores).
 """
 
+import os
 import shutil
 import tempfile
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 from agents.core.agent import Agent
 from agents.core.errors import AgentError
 from agents.play.rollout import play_episode
-from agents.yourturn.session import LiveGame, replay_steps, write_video
+from agents.yourturn.session import LiveGame, replay_steps, use_one_torch_thread, write_video
 
 AGENT_EPSILON = 0.01
 KEEP_S = 3600  # how long a finished game's files and result wait for the page to fetch them
@@ -48,9 +49,24 @@ class GameResult:
         return f"You: {self.score:g} on seed {self.seed}. The agent, same seed: {self.agent_score:g}"
 
 
+RECORDING_NICENESS = 10
+
+
+def _yield_to_live_games() -> None:
+    """Lower this thread's priority (Linux gives each thread its own; the ffmpeg it starts inherits it), so that
+    recording a finished game never takes the cores from the games still being played. The thread is the
+    recording's own and ends with it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RECORDING_NICENESS)
+    except (AttributeError, OSError):
+        pass  # not Linux: the recording shares the cores as it is
+
+
 def finish(live: LiveGame, token: str, stop: threading.Event) -> GameResult:
     """Write the visitor's CSV and both videos (stopped by ``stop``: the folder is then removed)."""
     agent: Agent = live.agent
+    use_one_torch_thread()
+    _yield_to_live_games()
     folder = Path(tempfile.mkdtemp(prefix=f"yourturn-{token[:8]}-"))
     try:
         table = live.table()
