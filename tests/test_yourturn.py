@@ -18,7 +18,7 @@ from agents.core.agent import load_agent
 from agents.yourturn import human_board, route
 from agents.yourturn.keys import FIRE, LEFT, RIGHT, UP, key_map
 from agents.yourturn.results import FINISHED
-from agents.yourturn.session import HEADER, Limits, use_one_torch_thread
+from agents.yourturn.session import GAME_FRAME, HEADER, PANEL, Limits, use_one_torch_thread
 
 
 @pytest.fixture
@@ -99,10 +99,16 @@ def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(cl
         finishing = receive_until(ws, "finishing", frames)
         over = receive_until(ws, "over", frames)
     assert finishing["ended"] == "step cap"
-    # Two frames a step, each a JPEG behind its header, answering the key messages in order.
-    assert len(frames) == 2 * 40 and all(frame[HEADER.size : HEADER.size + 2] == b"\xff\xd8" for frame in frames)
-    answered = [HEADER.unpack(frame[: HEADER.size])[1] for frame in frames]
+    # Each step, the agent's panel (a JPEG) and two game frames (PNGs), answering the key messages in order.
+    headers = [HEADER.unpack(frame[: HEADER.size]) for frame in frames]
+    kinds = [kind for kind, *_ in headers]
+    assert kinds == [PANEL, GAME_FRAME, GAME_FRAME] * 40
+    magic = {PANEL: b"\xff\xd8", GAME_FRAME: b"\x89PNG"}
+    assert all(frame[HEADER.size :].startswith(magic[kind]) for frame, kind in zip(frames, kinds, strict=True))
+    answered = [answers for kind, _, answers, _ in headers if kind == GAME_FRAME]
     assert answered == sorted(answered) and answered[-1] == 5
+    assert [number for kind, number, _, _ in headers if kind == GAME_FRAME] == list(range(1, 81))
+    assert started["layout"] == {"size": [692, 420], "game": [0, 0, 320, 420], "panel": [320, 0, 372, 420]}
     result = FINISHED.get(over["token"])
     table = pd.read_csv(result.csv)
     assert len(table) == 40 and set(table["chosen_by"]) == {"visitor", "agent"}

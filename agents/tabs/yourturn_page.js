@@ -1,6 +1,8 @@
 // Your turn's page side (gr.HTML's js_on_load: `element` is the component, `trigger` sends it an event).
-// One websocket per game: the start message, then the held controls whenever they change; frames come back
-// as binary messages (12-byte header: frame number, the last key message it answers, step) and news as JSON.
+// One websocket per game: the start message, then the held controls whenever they change; images come back
+// as binary messages (13-byte header: kind, number, the last key message it answers, step): the game's frames
+// (PNG, drawn with their pixels doubled) and once a step the agent's panel (JPEG), laid out as Play's video
+// frame; news comes as JSON.
 const canvas = element.querySelector(".yt-canvas");
 const context = canvas.getContext("2d");
 const news = element.querySelector(".yt-news");
@@ -12,6 +14,7 @@ let held = 0;
 let keyId = 0;
 let agentPlays = false;
 let lastDrawn = 0;
+let layout = null;
 
 const say = (text) => { news.textContent = text; };
 const playing = () => stats.state === "playing";
@@ -36,17 +39,23 @@ function setAgent(on) {
 }
 
 function draw(buffer) {
-  const header = new DataView(buffer, 0, 12);
-  const number = header.getUint32(0, true);
-  const answers = header.getUint32(4, true);
-  createImageBitmap(new Blob([buffer.slice(12)], { type: "image/jpeg" })).then((image) => {
+  const header = new DataView(buffer, 0, 13);
+  const kind = header.getUint8(0);
+  const number = header.getUint32(1, true);
+  const answers = header.getUint32(5, true);
+  const type = kind === 0 ? "image/png" : "image/jpeg";
+  createImageBitmap(new Blob([buffer.slice(13)], { type })).then((image) => {
+    if (!layout) return;
+    if (kind === 1) {  // the agent's panel for this step, as Play draws it
+      const [x, y, w, h] = layout.panel;
+      context.drawImage(image, x, y, w, h);
+      return;
+    }
     if (number <= lastDrawn) return;  // an older frame decoded late
     lastDrawn = number;
-    if (canvas.width !== image.width || canvas.height !== image.height) {
-      canvas.width = image.width;
-      canvas.height = image.height;
-    }
-    context.drawImage(image, 0, 0);
+    const [x, y, w, h] = layout.game;
+    context.imageSmoothingEnabled = false;  // the emulator's pixels doubled, crisp, as in Play's video
+    context.drawImage(image, x, y, w, h);
     const now = performance.now();
     stats.drawn += 1;
     stats.frames.push(now);
@@ -68,9 +77,14 @@ function onNews(message) {
   } else if (message.type === "started") {
     stats.state = "playing";
     stats.started = message;
+    layout = message.layout;
+    canvas.width = layout.size[0];
+    canvas.height = layout.size[1];
+    context.fillStyle = "#12121c";  // the panel's background, as Play's renderer draws it
+    context.fillRect(0, 0, canvas.width, canvas.height);
     element.querySelector(".yt-keys").textContent = "Keys: " + message.controls.map(
-      (c) => ({ UP: "↑", DOWN: "↓", LEFT: "←", RIGHT: "→", FIRE: "Space = FIRE" })[c]).join("  ") +
-      "   A = let the agent play / take back";
+      (c) => ({ UP: "↑", DOWN: "↓", LEFT: "←", RIGHT: "→", FIRE: "Space = FIRE" })[c]).join(" · ") +
+      " · A = let the agent play / take back";
     element.querySelectorAll(".yt-pad button").forEach((button) => {
       button.hidden = !message.controls.includes(button.dataset.control);
     });
@@ -99,7 +113,7 @@ function onNews(message) {
 function start(game, seed) {
   if (socket) socket.close();
   Object.assign(stats, { sent: new Map(), latencies: [], frames: [], drawn: 0, steps: 0, state: "starting", result: null });
-  held = 0; keyId = 0; lastDrawn = 0; agentPlays = false;
+  held = 0; keyId = 0; lastDrawn = 0; agentPlays = false; layout = null;
   setAgent(false);
   handOver.disabled = true;
   const url = new URL("yourturn/ws", location.href.split(/[?#]/)[0].replace(/[^/]*$/, ""));

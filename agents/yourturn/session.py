@@ -6,7 +6,8 @@ exactly as the agent's does. It is stepped 15 times a second (60 / frame skip): 
 as the agent does, every action held for the same 4 emulator frames, and the saved action log is a game the
 agent's own pipeline can replay step for step. Of the 4 frames of a step, two are shown (each the maximum of
 a pair, as the Atari wrapper pools frames, so that sprites the games draw every other frame do not flicker):
-30 frames a second reach the page.
+30 frames a second reach the page, each the emulator's screen as a small PNG (about 1.5 kB), and once a step
+the agent's panel as Play's renderer draws it, as a JPEG; the page lays them out as Play's video frame.
 
 A game runs in a thread of its own, which owns its environment; the page's connection
 (:mod:`agents.yourturn.route`) hands it key presses through :class:`Controls` and gets frames and news
@@ -41,8 +42,11 @@ IDLE_VARIABLE = "ARENA_YOURTURN_IDLE_S"
 DEFAULT_GAMES = 6  # bench/yourturn_latency.py: six games at once keep their pace on 2 cores (README)
 DEFAULT_IDLE_S = 60.0
 FRAMES_PER_STEP = 2
-JPEG_QUALITY = 80
-HEADER = struct.Struct("<IIi")  # frame number, the last key message it answers, the step it belongs to
+JPEG_QUALITY = 85
+# Before each image sent: its kind, its number, the last key message it answers, the step it belongs to.
+HEADER = struct.Struct("<BIIi")
+GAME_FRAME, PANEL = 0, 1  # a game frame: the emulator's screen as it is (PNG, the page doubles its pixels);
+# the agent's panel for a step (JPEG), drawn once a step by Play's renderer
 
 
 _open_envs = 0
@@ -163,7 +167,7 @@ def screen_crc(screen: np.ndarray) -> int:
 class LiveGame:
     """A visitor's game, played by :meth:`play` until game over, the step cap, idleness, or :meth:`stop`.
 
-    ``send`` gets bytes (a JPEG frame behind a :data:`HEADER`) and dicts (news for the page); it must not
+    ``send`` gets bytes (an image behind a :data:`HEADER`) and dicts (news for the page); it must not
     block. The visitor's steps are in :attr:`rows` (one per step: action, who chose it, reward, score,
     lives, the frame's fingerprint, the agent's Q-values)."""
 
@@ -215,9 +219,10 @@ class LiveGame:
             tap = _FrameTap(game)
             tap.frames.clear()
             renderer = OverlayRenderer(agent.action_names, game.ale.getScreenRGB().shape, False, self.stacked)
+            layout = self._layout(renderer)
             if self.hello is not None:
-                self.send(self.hello)
-            height = renderer.height - (STACKED_CONTROLS_BAND if self.stacked else 0)
+                self.send(self.hello | {"layout": layout})
+            panel_x, panel_y, panel_width, panel_height = layout["panel"]
             frame_s = 1 / (self.decisions_per_s * FRAMES_PER_STEP)
             frame_number, tick = 0, time.monotonic()
             paused = False
@@ -252,14 +257,17 @@ class LiveGame:
                         "who": "agent" if agent_plays else "you",
                     }
                 )
-                for index, screen in enumerate(tap.shown()):
-                    if index == 0:
-                        canvas = renderer.render(step)
-                    self._paste(renderer, canvas, screen)
-                    bgr = cv2.cvtColor(canvas[:height], cv2.COLOR_RGB2BGR)
-                    _, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                canvas = renderer.render(step)
+                panel = cv2.cvtColor(
+                    canvas[panel_y : panel_y + panel_height, panel_x : panel_x + panel_width], cv2.COLOR_RGB2BGR
+                )
+                _, jpeg = cv2.imencode(".jpg", panel, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                self.send(HEADER.pack(PANEL, 0, key_id, step.index) + jpeg.tobytes())
+                for screen in tap.shown():
+                    bgr = cv2.cvtColor(screen, cv2.COLOR_RGB2BGR)
+                    _, png = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
                     frame_number += 1
-                    self.send(HEADER.pack(frame_number, key_id, step.index) + jpeg.tobytes())
+                    self.send(HEADER.pack(GAME_FRAME, frame_number, key_id, step.index) + png.tobytes())
                     tick += frame_s
                     delay = tick - time.monotonic()
                     if delay > 0:
@@ -275,11 +283,16 @@ class LiveGame:
             game.env.close()
             _opened(-1)
 
-    @staticmethod
-    def _paste(renderer: OverlayRenderer, canvas: np.ndarray, screen: np.ndarray) -> None:
-        """Lay one emulator frame into the game's place on a rendered panel frame."""
-        game = cv2.resize(screen, (renderer.game_width, renderer.game_height), interpolation=cv2.INTER_NEAREST)
-        canvas[: renderer.game_height, renderer.game_left : renderer.game_left + renderer.game_width] = game
+    def _layout(self, renderer: OverlayRenderer) -> dict:
+        """Where the page draws what: Play's frame (game and panel beside it, or below it on a phone), in which
+        the game is the emulator's screen with its pixels doubled, and the panel's rectangle (x, y, w, h)."""
+        height = renderer.height - (STACKED_CONTROLS_BAND if self.stacked else 0)
+        game = [renderer.game_left, 0, renderer.game_width, renderer.game_height]
+        if self.stacked:
+            panel = [0, renderer.game_height, renderer.width, height - renderer.game_height]
+        else:
+            panel = [renderer.game_width, 0, renderer.width - renderer.game_width, height]
+        return {"size": [renderer.width, height], "game": game, "panel": panel}
 
     def _record(self, step: Step, agent_plays: bool, crc: int) -> None:
         q = {f"q_{name}": float(value) for name, value in zip(self.agent.action_names, step.q_values, strict=True)}
