@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from rl_zoo3.utils import create_test_env
 
 from agents.core.agent import load_agent
+from agents.core.errors import AgentError
 from agents.yourturn import human_board, route
 from agents.yourturn.keys import FIRE, LEFT, RIGHT, UP, key_map
 from agents.yourturn.results import FINISHED
@@ -193,3 +194,14 @@ def test_the_human_board_is_per_game_and_best_first(tmp_path):
     human_board.record("Pong", "bob", 1, 99, 100, 3, 0, url=url)
     rows = human_board.board("Breakout", url=url)
     assert [(row["rank"], row["name"], row["score"]) for row in rows] == [(1, "anonymous", 12), (2, "alice", 5)]
+
+
+def test_the_line_is_bounded_and_first_come_first_served():
+    lobby = route.Lobby(Limits(games=1, max_steps=150, idle_s=60))
+    tickets = [lobby.join() for _ in range(route.MAX_WAITING)]
+    with pytest.raises(AgentError, match="already waiting"):
+        lobby.join()
+    assert not lobby.try_start(tickets[1]) and lobby.try_start(tickets[0]) and not lobby.try_start(tickets[1])
+    assert lobby.news(tickets[1]) == {"type": "queued", "position": 1, "games": 1, "starts_within_s": 10}
+    lobby.leave(tickets[0])
+    assert lobby.try_start(tickets[1])

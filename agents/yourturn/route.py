@@ -41,6 +41,7 @@ START_TIMEOUT_S = 30
 QUEUE_NEWS_S = 1.0
 MAX_QUEUED_FRAMES = 8  # a page this far behind loses frames rather than the game its pace
 THREAD_PREFIX = "yourturn-"
+MAX_WAITING = 40  # as Gradio's queue: past this many in line, a visitor is told to come back
 
 
 class Lobby:
@@ -54,8 +55,11 @@ class Lobby:
         self.line: list[object] = []
 
     def join(self) -> object:
+        """A place at the end of the line (refused when the line is full)."""
         ticket = object()
         with self._lock:
+            if len(self.line) >= MAX_WAITING:
+                raise AgentError(f"{MAX_WAITING} visitors are already waiting for a game: please come back later.")
             self.line.append(ticket)
         return ticket
 
@@ -181,7 +185,7 @@ def _sender(loop: asyncio.AbstractEventLoop, outbox: asyncio.Queue) -> Callable[
 async def play_socket(websocket: WebSocket) -> None:
     """One visitor's game, from the start message to the result (see the module's protocol)."""
     await websocket.accept()
-    ticket = LOBBY.join()
+    ticket: object | None = None
     stop_recording = threading.Event()
     live: LiveGame | None = None
     tasks: list[asyncio.Task] = []
@@ -190,6 +194,7 @@ async def play_socket(websocket: WebSocket) -> None:
         game, seed, stacked = _start_request(message if isinstance(message, dict) else {})
         await websocket.send_json({"type": "loading", "game": game})
         agent = await _in_thread("load", load_agent, game)
+        ticket = LOBBY.join()
         while not LOBBY.try_start(ticket):
             await websocket.send_json(LOBBY.news(ticket))
             try:  # a page that goes while in line leaves the line
@@ -257,7 +262,8 @@ async def play_socket(websocket: WebSocket) -> None:
         stop_recording.set()
         for task in tasks:
             task.cancel()
-        LOBBY.leave(ticket)
+        if ticket is not None:
+            LOBBY.leave(ticket)
 
 
 async def _say_error(websocket: WebSocket, message: str) -> None:

@@ -51,6 +51,16 @@ GAME_FRAME, PANEL = 0, 1  # a game frame: the emulator's screen as it is (PNG, t
 
 _open_envs = 0
 _envs_lock = threading.Lock()
+# make_env silences the RL Zoo's "Stacking 4 frames" by swapping sys.stdout, which two threads doing it at
+# once can leave swapped for good: this module's games are made one at a time.
+_making = threading.Lock()
+
+
+def _new_game(agent: Agent, seed: int) -> Game:
+    with _making:
+        game = Game(agent.settings, seed)
+    _opened(1)
+    return game
 
 
 def open_envs() -> int:
@@ -213,8 +223,7 @@ class LiveGame:
     def _play(self) -> str:
         agent = self.agent
         to_action = key_map(agent.action_names)
-        game = Game(agent.settings, self.seed)
-        _opened(1)
+        game = _new_game(agent, self.seed)
         try:
             tap = _FrameTap(game)
             tap.frames.clear()
@@ -319,8 +328,7 @@ def replay_steps(
 ) -> Iterator[tuple[Step, int]]:
     """The visitor's game again, from its saved actions, through Play's rollout (the same environment and
     score keeping): yields each :class:`Step` (with its screen) and the fingerprint of the frame after it."""
-    game = Game(agent.settings, seed)
-    _opened(1)
+    game = _new_game(agent, seed)
     try:
         for action in actions:
             if stop is not None and stop.is_set():
