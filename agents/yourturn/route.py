@@ -230,6 +230,8 @@ async def play_socket(websocket: WebSocket) -> None:
             await asyncio.sleep(0.01)
         if live.error is not None:
             raise live.error
+        if live.steps == 0:
+            raise AgentError("The game ended before its first step: there is nothing to record.")
         await websocket.send_json({"type": "finishing", "ended": live.ended, "score": live.score})
         recording = asyncio.create_task(_in_thread("record", finish, live, token, stop_recording))
         done, _ = await asyncio.wait([recording, tasks[0]], return_when=asyncio.FIRST_COMPLETED)

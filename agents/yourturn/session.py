@@ -231,6 +231,7 @@ class LiveGame:
             layout = self._layout(renderer)
             if self.hello is not None:
                 self.send(self.hello | {"layout": layout})
+            self.controls.hand_over(False)  # idleness counts from the first frame, not from the wait for it
             panel_x, panel_y, panel_width, panel_height = layout["panel"]
             frame_s = 1 / (self.decisions_per_s * FRAMES_PER_STEP)
             frame_number, tick = 0, time.monotonic()
