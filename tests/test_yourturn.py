@@ -2,6 +2,7 @@
 through the RL Zoo's own environment (frame for frame, and the score), the line of visitors, idleness, and a
 dropped connection freeing what the game held. Games of a few dozen steps keep it quick."""
 
+import tempfile
 import threading
 import time
 import zlib
@@ -54,7 +55,14 @@ def wait_until_free(timeout: float = 5.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = route.status()
-        if status["playing"] == status["waiting"] == status["threads"] == status["envs"] == 0:
+        if (
+            status["playing"]
+            == status["waiting"]
+            == status["threads"]
+            == status["envs"]
+            == status["child_processes"]
+            == 0
+        ):
             return status
         time.sleep(0.05)
     raise AssertionError(f"still held after {timeout} s: {route.status()} {[t.name for t in threading.enumerate()]}")
@@ -167,6 +175,19 @@ def test_a_dropped_connection_frees_the_game_and_the_next_in_line_starts(client)
             receive_until(second, "started")
             second.close()
     wait_until_free()
+
+
+def test_a_page_gone_while_its_game_is_recorded_stops_the_recording_and_its_ffmpeg(client, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the recording's folder goes
+    with client.websocket_connect(route.WS_PATH) as ws:
+        ws.send_json({"type": "start", "game": "Breakout", "seed": 2})
+        receive_until(ws, "finishing")
+        deadline = time.monotonic() + 10
+        while not list(tmp_path.glob("yourturn-*/*.mp4")) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the recording has begun: its ffmpeg is running
+        assert route.status()["child_processes"] >= 1
+    status = wait_until_free()
+    assert status["child_processes"] == 0 and list(tmp_path.glob("yourturn-*")) == []
 
 
 def test_an_idle_game_pauses_then_ends(client, monkeypatch):
