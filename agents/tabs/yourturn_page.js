@@ -162,6 +162,7 @@ element.querySelectorAll(".yt-pad button").forEach((button) => {
   const release = (event) => { event.preventDefault(); button.classList.remove("yt-down"); setHeld(held & ~bit); };
   button.addEventListener("pointerdown", press);
   ["pointerup", "pointerleave", "pointercancel"].forEach((name) => button.addEventListener(name, release));
+  button.addEventListener("contextmenu", (event) => event.preventDefault());  // a long press holds, no menu
 });
 handOver.addEventListener("click", () => setAgent(!agentPlays));
 window.addEventListener("pagehide", () => socket && socket.close());
