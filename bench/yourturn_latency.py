@@ -31,11 +31,12 @@ CHROMIUM = "/usr/bin/chromium"
 
 def other_visitor(url: str, seed: int, stop: threading.Event, counts: dict) -> None:
     """A visitor over the websocket alone: plays games (a new one when one is over) until ``stop``, counting the
-    frames it receives."""
+    game frames it receives (not the panels) and the seconds its games were being played (not recorded)."""
+    frames, playing_s = 0, 0.0
     while not stop.is_set():
         with connect(url.replace("http", "ws", 1) + "/yourturn/ws", max_size=None) as socket:
             socket.send(json.dumps({"type": "start", "game": "Breakout", "seed": seed}))
-            key_id, next_keys = 0, time.monotonic()
+            key_id, next_keys, since = 0, time.monotonic(), None
             while not stop.is_set():
                 try:
                     message = socket.recv(timeout=0.05)
@@ -43,12 +44,21 @@ def other_visitor(url: str, seed: int, stop: threading.Event, counts: dict) -> N
                     message = None
                 except ConnectionClosed:
                     break  # over: a new game
-                if isinstance(message, bytes):
-                    counts[seed] = counts.get(seed, 0) + 1
+                if isinstance(message, bytes) and message[0] == 0:  # a game frame (1: the agent's panel)
+                    frames += 1
+                elif isinstance(message, str):
+                    kind = json.loads(message)["type"]
+                    if kind == "started":
+                        since = time.monotonic()
+                    elif kind == "finishing" and since is not None:
+                        playing_s, since = playing_s + time.monotonic() - since, None
                 if time.monotonic() >= next_keys:
                     key_id += 1
                     socket.send(json.dumps({"type": "keys", "bits": random.choice([0, 4, 8, 16]), "id": key_id}))
                     next_keys += 0.2
+            if since is not None:
+                playing_s += time.monotonic() - since
+        counts[seed] = frames / playing_s if playing_s else 0.0
 
 
 HARVEST = """() => {
@@ -127,7 +137,7 @@ def main() -> None:
     latencies.sort()
     spans = [frames for frames in spans if len(frames) > 1]
     fps = sum(len(frames) - 1 for frames in spans) / sum((frames[-1] - frames[0]) / 1000 for frames in spans)
-    others_fps = [count / (args.seconds + 1) for count in counts.values()]
+    others_fps = list(counts.values())
     print(
         json.dumps(
             {
@@ -140,7 +150,7 @@ def main() -> None:
                 "latency_ms_median": round(statistics.median(latencies), 1) if latencies else None,
                 "latency_ms_p90": round(latencies[int(0.9 * (len(latencies) - 1))], 1) if latencies else None,
                 "frames_shown_per_s": round(fps, 1),
-                "other_visitors_frames_received_per_s": [round(value, 1) for value in others_fps],
+                "other_visitors_frames_received_per_s_while_playing": [round(value, 1) for value in others_fps],
                 "measured_games_restarted": restarts,
             },
             indent=1,
