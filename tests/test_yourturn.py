@@ -2,6 +2,7 @@
 through the RL Zoo's own environment (frame for frame, and the score), the line of visitors, idleness, and a
 dropped connection freeing what the game held. Games of a few dozen steps keep it quick."""
 
+import json
 import tempfile
 import threading
 import time
@@ -17,6 +18,7 @@ from rl_zoo3.utils import create_test_env
 
 from agents.core.agent import load_agent
 from agents.core.errors import AgentError
+from agents.yourturn import __main__ as yourturn_cli
 from agents.yourturn import human_board, route
 from agents.yourturn.keys import FIRE, LEFT, RIGHT, UP, key_map
 from agents.yourturn.results import FINISHED
@@ -27,6 +29,7 @@ from agents.yourturn.session import GAME_FRAME, HEADER, PANEL, Limits, use_one_t
 def client(monkeypatch, tmp_path):
     monkeypatch.setenv("ARENA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(route, "LOBBY", route.Lobby(Limits(games=1, max_steps=40, idle_s=30)))
+    monkeypatch.setattr(route, "MAX_QUEUED_FRAMES", 100_000)  # a test reading slowly on a busy machine gets them all
     app = FastAPI()
     route.register(app)
     with TestClient(app) as test_client:
@@ -43,7 +46,7 @@ def receive_until(ws, kind: str, frames: list | None = None, limit: int = 2000) 
             continue
         if message.get("type") == "websocket.close":
             raise AssertionError(f"closed before {kind}")
-        news = __import__("json").loads(message["text"])
+        news = json.loads(message["text"])
         if news["type"] == kind:
             return news
         if news["type"] == "error":
@@ -94,7 +97,7 @@ def replay_with_the_rl_zoo(env_id: str, seed: int, actions: list[int]) -> tuple[
     return crcs, score
 
 
-def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(client):
+def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(client, capsys, tmp_path):
     frames: list[bytes] = []
     with client.websocket_connect(route.WS_PATH) as ws:
         ws.send_json({"type": "start", "game": "Breakout", "seed": 3})
@@ -130,6 +133,15 @@ def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(cl
     assert over["sentence"] == f"You: {result.score:g} on seed 3. The agent, same seed: {result.agent_score:g}"
     assert result.human_video.stat().st_size > 1000 and result.agent_video.stat().st_size > 1000
     wait_until_free()
+    # The command line replays the saved game through Play's pipeline: the same game; one action changed, not.
+    capsys.readouterr()  # what the RL Zoo printed above ("Stacking 4 frames")
+    assert yourturn_cli.main(["replay", str(result.csv), "--game", "Breakout", "--seed", "3"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["same_game"] and answer["steps"] == 40 and answer["score"] == result.score
+    table.loc[4:, "action"] = [3 if action != 3 else 2 for action in table.loc[4:, "action"]]  # LEFT, else RIGHT
+    table.to_csv(tmp_path / "changed.csv", index=False)
+    assert yourturn_cli.main(["replay", str(tmp_path / "changed.csv"), "--game", "Breakout", "--seed", "3"]) == 1
+    assert json.loads(capsys.readouterr().out)["first_different_step"] >= 4
 
 
 def test_one_torch_thread_for_a_game_leaves_the_process_as_it_was():

@@ -21,7 +21,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -343,10 +343,11 @@ def replay_steps(
 
 
 def write_video(
-    agent: Agent, steps: Iterable[Step], folder: Path, name: str, max_frames: int, stop: threading.Event | None = None
+    agent: Agent, steps: Iterator[Step], folder: Path, name: str, max_frames: int, stop: threading.Event | None = None
 ) -> Path:
     """Steps drawn with Play's panel into ``folder/name`` (an MP4 at the game's 15 steps a second), by Play's
-    encoder."""
+    encoder. ``steps`` (a generator) is closed here, stopped or not, so that the environment behind it is
+    closed at once rather than whenever the garbage collector gets to it."""
     folder = Path(folder)
     encoder = renderer = None
     try:
@@ -366,4 +367,5 @@ def write_video(
             encoder.abort()
         raise
     finally:
+        getattr(steps, "close", lambda: None)()
         shutil.rmtree(folder / f"{name}-segments", ignore_errors=True)
