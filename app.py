@@ -51,8 +51,8 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     evaluate = EvaluateTab(GAME_CHOICES, FIRST_GAME)
     compare = CompareTab(GAME_CHOICES, FIRST_GAME, jobs)
     train = TrainTab(GAME_CHOICES, FIRST_GAME, jobs, TRAINING_ON, TRAINING_NOTE)
-    yourturn = YourTurnTab(GAME_CHOICES, FIRST_GAME)  # the live game: its websocket is registered at launch
-    leaderboard = LeaderboardTab(GAME_CHOICES, FIRST_GAME)  # last: on a phone it is the one in the tabs' menu
+    yourturn = YourTurnTab(GAME_CHOICES, FIRST_GAME)  # the live game (its websocket: at launch); in the phone's menu
+    leaderboard = LeaderboardTab(GAME_CHOICES, FIRST_GAME)  # last: on a phone it is in the tabs' menu
 
     def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
         """A new visit: games marked as they are now, and the Train tab showing the job on screen, if any."""
