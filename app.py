@@ -24,6 +24,7 @@ from agents.tabs.widgets import (
     game_choices,
     game_dropdown_update,
 )
+from agents.tabs.yourturn_ui import YourTurnTab
 from agents.train.training import training_device
 from agents.train.training_time import step_costs
 
@@ -52,18 +53,20 @@ with gr.Blocks(title="Atari DQN Arena", delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPU
     evaluate = EvaluateTab(GAME_CHOICES, FIRST_GAME)
     compare = CompareTab(GAME_CHOICES, FIRST_GAME, jobs)
     train = TrainTab(GAME_CHOICES, FIRST_GAME, jobs, TRAINING_ON, TRAINING_NOTE)
-    leaderboard = LeaderboardTab(GAME_CHOICES, FIRST_GAME)  # last: on a phone it is the one in the tabs' menu
+    yourturn = YourTurnTab(GAME_CHOICES, FIRST_GAME)  # the live game (its websocket: at launch); in the phone's menu
+    leaderboard = LeaderboardTab(GAME_CHOICES, FIRST_GAME)  # last: on a phone it is in the tabs' menu
 
     def load_page(token: gr.OAuthToken | None = None, profile: gr.OAuthProfile | None = None):
         """A new visit: games marked as they are now, and the Train tab showing the job on screen, if any."""
         games = game_dropdown_update()
         pages = {play.game: games, evaluate.game: games, compare.game: games, leaderboard.game: games}
+        pages[yourturn.game] = games
         return pages | train.on_load(games, token, profile)
 
     page_load = demo.load(
         load_page,
         None,
-        [play.game, evaluate.game, compare.game, leaderboard.game, *train.load_outputs],
+        [play.game, evaluate.game, compare.game, leaderboard.game, yourturn.game, *train.load_outputs],
         api_visibility="private",
     )
     for tab in (play, evaluate, compare, leaderboard, train):
@@ -95,6 +98,7 @@ if __name__ == "__main__":
         css=PHONE_CSS,
         prevent_thread_lock=True,  # served from here on: the URL is out before the machine is timed
     )
+    yourturn.register_routes(demo.app)  # Your turn's live game: a websocket on this server, beside Gradio's
     print(f"Open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} in a browser.", flush=True)
     if TRAINING_ON:  # the Train tab's estimate: this machine timed (a few seconds); the tab says so meanwhile
         print("Timing this machine's training speed for the Train tab's estimates (a few seconds)…", flush=True)

@@ -15,6 +15,7 @@ RANK = {
     "leaderboard": 3,
     "train": 3,
     "tune": 4,
+    "yourturn": 4,
     "jobs": 5,
     "tabs": 6,
 }

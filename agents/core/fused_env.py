@@ -16,6 +16,7 @@ game over nothing is reset (``DummyVecEnv`` would start a next game no one plays
 """
 
 import functools
+from collections.abc import Callable
 
 import cv2
 import gymnasium as gym
@@ -87,6 +88,7 @@ class FusedAtariEnv:
         self.observation_space = spaces.Box(0, 255, self._stack.shape[::-1], np.uint8)
         self.action_space = spaces.Discrete(len(self._action_set))
         self.rewards: list[float] = []  # the game's rewards so far, unclipped, one per frame (SB3's Monitor's)
+        self.on_frame: Callable[[], None] | None = None  # called after each AtariEnv frame (Your turn shows them)
 
     def _load_game(self) -> None:
         """``AtariEnv.load_game``."""
@@ -123,6 +125,8 @@ class FusedAtariEnv:
         terminated, truncated = self.ale.game_over(with_truncation=False), self.ale.game_truncated()
         self.rewards.append(float(reward))
         self._episode_over = terminated or truncated
+        if self.on_frame is not None:
+            self.on_frame()
         return terminated, truncated
 
     def _noop_reset(self, seed: int | None) -> np.ndarray:

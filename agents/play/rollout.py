@@ -40,7 +40,7 @@ class Step:
     game_over: bool
 
 
-class _Game:
+class Game:
     """One game in play: its environment, its own random stream, and where it stands."""
 
     def __init__(self, settings: EnvSettings, seed: int) -> None:
@@ -53,12 +53,18 @@ class _Game:
         self.rewards_seen = len(self.env.rewards)
         self.index = 0
 
-    def step(self, q_values: np.ndarray, n_actions: int, epsilon: float, screens: bool) -> Step:
-        """Act on ``q_values`` (ε-greedy, as SB3's DQN acts), step the environment, and say what happened."""
+    def step(
+        self, q_values: np.ndarray, n_actions: int, epsilon: float, screens: bool, action: int | None = None
+    ) -> Step:
+        """Act on ``q_values`` (ε-greedy, as SB3's DQN acts), or take ``action`` as given (a person's, in Your
+        turn: no random draw is made), step the environment, and say what happened."""
         screen = self.ale.getScreenRGB() if screens else None
         lives = self.ale.lives()
-        exploratory = bool(self.rng.random() < epsilon)
-        action = int(self.rng.integers(n_actions)) if exploratory else int(np.argmax(q_values))
+        if action is None:
+            exploratory = bool(self.rng.random() < epsilon)
+            action = int(self.rng.integers(n_actions)) if exploratory else int(np.argmax(q_values))
+        else:
+            exploratory = False
         next_observation, episode_return = self.env.step(action)
         game_over = episode_return is not None
         if game_over:
@@ -106,10 +112,10 @@ def play_games(
     SB3's DQN does; the random draws come from the game's own seed, as does its environment.
     """
     pending = iter(seeds)
-    playing: list[_Game] = []
+    playing: list[Game] = []
     while True:
         while len(playing) < slots and (seed := next(pending, None)) is not None:
-            playing.append(_Game(settings, seed))
+            playing.append(Game(settings, seed))
         if not playing:
             return
         batch = q_function(np.stack([game.observation for game in playing]))
