@@ -10,6 +10,7 @@ import gradio as gr
 from agents.core.access import training_available
 from agents.core.numbers import check_owner_settings
 from agents.jobs.manager import JobManager
+from agents.leaderboard.hub_copy import restored_hub_copy, start_hub_copy
 from agents.tabs.compare_ui import CompareTab, compare_api
 from agents.tabs.evaluate_ui import EvaluateTab, evaluate_api
 from agents.tabs.leaderboard_ui import LeaderboardTab, leaderboard_api, submit_api
@@ -37,10 +38,11 @@ THEME = gr.themes.Default(  # fonts that ship with Gradio, so the page looks the
     font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
     font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace"],
 )
-# On a phone Gradio moves the tabs that do not fit into a "⋯" menu: narrower tab buttons keep all five in sight.
+# On a phone Gradio moves the tabs that do not fit into a "⋯" menu: narrower tab buttons keep four of six in sight.
 PHONE_CSS = "@media (max-width: 480px) { .tab-container > button { padding: 0 7px; } }"
 
 check_owner_settings()  # a bad Space variable is said now, not to each visitor
+BOARD_COPY = restored_hub_copy()  # the Leaderboard in a Hub dataset, if the owner named one: read back before use
 jobs = JobManager()
 TRAINING_ON, TRAINING_NOTE = training_available()
 if __name__ == "__main__":
@@ -106,4 +108,6 @@ if __name__ == "__main__":
         print("Timed: the Train tab's estimates are this machine's.", flush=True)
     jobs.resume_interrupted()
     leaderboard.start_worker()
+    if BOARD_COPY is not None:
+        start_hub_copy(BOARD_COPY)
     demo.block_thread()

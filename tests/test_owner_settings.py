@@ -1,7 +1,9 @@
 """The owner's settings (Space variables) for every cap and budget: each read through the one validator of
 numbers, a bad one said with its name when the app starts, and each one in the README's table."""
 
+import importlib
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -9,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-import agents.core.budget
-import agents.core.hub
-import agents.tabs.play
-import agents.tabs.widgets  # noqa: F401  (each module defines its settings)
+import agents
 from agents.core.errors import AgentError
 from agents.core.numbers import _OWNER_SETTINGS, check_owner_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+# Each module defines its own settings when imported: all of them, as the app imports them, so none is missed.
+for module in pkgutil.walk_packages(agents.__path__, "agents."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
 
 
 def caps_section() -> str:
