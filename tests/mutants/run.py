@@ -47,10 +47,10 @@ MUTANTS = [
         "random offline agent",
         "the offline demo scores 0-2",
         "agents/core/agent.py",
-        "        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n",
-        "        q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n"
-        "        if files.offline:\n"
-        "            [parameter.data.normal_(0.0, 0.01) for parameter in q_function.network.parameters()]\n",
+        "    q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n",
+        "    q_function = build_q_function(checkpoint, env.observation_space, env.action_space)\n"
+        "    if files.offline:\n"
+        "        [parameter.data.normal_(0.0, 0.01) for parameter in q_function.network.parameters()]\n",
         "tests/test_independent.py::test_the_offline_agent_that_plays_is_the_shipped_checkpoint",
     ),
     Mutant(
