@@ -24,8 +24,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+from huggingface_hub import constants  # noqa: E402
 
 from tests import hub_cache  # noqa: E402
+from tests.fake_hub import FakeHub  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -75,6 +77,17 @@ def hf_cache(tmp_path_factory) -> Path:
         CACHE, "tester/qrdqn-SpaceInvadersNoFrameskip-v4", "SpaceInvadersNoFrameskip-v4", qrdqn, algo="qrdqn"
     )
     return CACHE
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path) -> Iterator[FakeHub]:
+    """A running fake Hub that this process downloads from, into an empty cache of the test's own
+    (``tests/test_online.py`` adds its own resets of the Arena's revision checks)."""
+    with FakeHub() as hub:
+        for name, value in hub.client_constants().items():
+            monkeypatch.setattr(constants, name, value)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+        yield hub
 
 
 def free_port() -> int:

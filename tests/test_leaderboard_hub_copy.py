@@ -4,7 +4,6 @@ is recorded), never written over when the dataset cannot be read. The uploads ar
 ``sqlite3``, not the Arena's store."""
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from agents.core.errors import AgentError
 from agents.leaderboard import hub_copy as hub_copy_module
 from agents.leaderboard import store
 from agents.leaderboard.hub_copy import FILENAME, hub_copy, restored_hub_copy
-from tests.fake_hub import FakeHub
 from tests.test_leaderboard import finished
 
 DATASET = "owner/arena-board"
@@ -38,16 +36,6 @@ class Uploads:
     def upload_file(self, path_or_fileobj: bytes, path_in_repo: str, repo_id: str, repo_type: str, **_) -> None:
         assert (path_in_repo, repo_id, repo_type) == (FILENAME, DATASET, "dataset")
         self.files.append(path_or_fileobj)
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path) -> Iterator[FakeHub]:
-    """A running fake Hub that this process downloads from, into an empty cache of the test's own."""
-    with FakeHub() as hub:
-        for name, value in hub.client_constants().items():
-            monkeypatch.setattr(constants, name, value)
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-        yield hub
 
 
 @pytest.fixture

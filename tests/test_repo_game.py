@@ -13,7 +13,6 @@ import gradio as gr
 import gymnasium
 import pandas as pd
 import pytest
-from huggingface_hub import constants
 
 from agents.compare import __main__ as compare_cli
 from agents.core import hub as hub_module
@@ -36,7 +35,6 @@ from agents.train.training import TrainingSettings
 from agents.tune import __main__ as tune_cli
 from agents.tune.tuning import TuningSettings
 from tests import hub_cache
-from tests.fake_hub import FakeHub
 
 BREAKOUT = "BreakoutNoFrameskip-v4"
 NAMED = f"lookleft/dqn-{BREAKOUT}"  # the issue's repo: its name says Breakout
@@ -143,16 +141,6 @@ def test_the_page_shows_the_repos_game_and_says_why(repos):
 
 
 # The Hub's listing, online.
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path) -> Iterator[FakeHub]:
-    """The fake Hub, with an empty cache of the test's own."""
-    with FakeHub() as hub:
-        for name, value in hub.client_constants().items():
-            monkeypatch.setattr(constants, name, value)
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-        yield hub
 
 
 def test_online_an_uncached_repo_says_its_game_by_the_hubs_listing_before_any_download(hub):
