@@ -8,6 +8,7 @@ import threading
 import time
 import zlib
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ import torch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from rl_zoo3.utils import create_test_env
+from stable_baselines3.common.atari_wrappers import MaxAndSkipEnv
 
 from agents.core.agent import load_agent
 from agents.core.errors import AgentError
@@ -67,9 +69,10 @@ def wait_until_free(client: TestClient, timeout: float = 5.0) -> dict:
     raise AssertionError(f"still held after {timeout} s: {route.status()} {[t.name for t in threading.enumerate()]}")
 
 
-def replay_with_the_rl_zoo(env_id: str, seed: int, actions: list[int]) -> tuple[list[int], float]:
+def replay_with_the_rl_zoo(env_id: str, seed: int, actions: list[int]) -> tuple[list[int], float, list[np.ndarray]]:
     """The actions through ``rl_zoo3``'s own test environment (as ``rl_zoo3.enjoy`` builds it), not the Arena's
-    code: each step's screen fingerprint, and the score (the Monitor's unclipped rewards)."""
+    code: each step's screen fingerprint, the score (the Monitor's unclipped rewards), and each step's last two
+    frames pooled as SB3's ``MaxAndSkipEnv`` pools them."""
     env = create_test_env(
         env_id,
         n_envs=1,
@@ -83,14 +86,18 @@ def replay_with_the_rl_zoo(env_id: str, seed: int, actions: list[int]) -> tuple[
         env_kwargs={"render_mode": "rgb_array"},
     )
     ale = env.get_attr("ale")[0]
+    max_and_skip = env.venv.envs[0]
+    while not isinstance(max_and_skip, MaxAndSkipEnv):
+        max_and_skip = max_and_skip.env
     env.reset()
-    crcs, score = [], 0.0
+    crcs, score, pooled = [], 0.0, []
     for action in actions:
         _, _, _, infos = env.step(np.array([action]))
         crcs.append(zlib.crc32(np.ascontiguousarray(ale.getScreenRGB()).data))
+        pooled.append(max_and_skip._obs_buffer.max(axis=0))
         score = infos[0]["episode"]["r"] if "episode" in infos[0] else float(sum(env.get_attr("rewards")[0]))
     env.close()
-    return crcs, score
+    return crcs, score, pooled
 
 
 def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(client, capsys, tmp_path):
@@ -98,7 +105,7 @@ def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(cl
     with client.websocket_connect(route.WS_PATH) as ws:
         ws.send_json({"type": "start", "game": "Breakout", "seed": 3})
         started = receive_until(ws, "started")
-        assert started["controls"] == ["LEFT", "RIGHT", "FIRE"] and started["fps"] == 30
+        assert started["controls"] == ["LEFT", "RIGHT", "FIRE"] and started["fps"] == 60
         for key_id, bits in enumerate([FIRE, RIGHT, RIGHT | UP, LEFT, 0], start=1):
             ws.send_json({"type": "keys", "bits": bits, "id": key_id})
             receive_until(ws, "step", frames)
@@ -107,15 +114,15 @@ def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(cl
         finishing = receive_until(ws, "finishing", frames)
         over = receive_until(ws, "over", frames)
     assert finishing["ended"] == "step cap"
-    # Each step, the agent's panel (a JPEG) and two game frames (PNGs), answering the key messages in order.
+    # Each step, the agent's panel (a JPEG) and its four emulator frames (PNGs), answering the key messages in order.
     headers = [HEADER.unpack(frame[: HEADER.size]) for frame in frames]
     kinds = [kind for kind, *_ in headers]
-    assert kinds == [PANEL, GAME_FRAME, GAME_FRAME] * 40
+    assert kinds == [PANEL, *[GAME_FRAME] * 4] * 40
     magic = {PANEL: b"\xff\xd8", GAME_FRAME: b"\x89PNG"}
     assert all(frame[HEADER.size :].startswith(magic[kind]) for frame, kind in zip(frames, kinds, strict=True))
     answered = [answers for kind, _, answers, _ in headers if kind == GAME_FRAME]
     assert answered == sorted(answered) and answered[-1] == 5
-    assert [number for kind, number, _, _ in headers if kind == GAME_FRAME] == list(range(1, 81))
+    assert [number for kind, number, _, _ in headers if kind == GAME_FRAME] == list(range(1, 161))
     assert started["layout"] == {"size": [692, 420], "game": [0, 0, 320, 420], "panel": [320, 0, 372, 420]}
     result = FINISHED.get(over["token"])
     table = pd.read_csv(result.csv)
@@ -124,8 +131,13 @@ def test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo(cl
     agent = load_agent("Breakout")
     visitor = table[table["chosen_by"] == "visitor"]["action"].tolist()
     assert set(visitor) <= {agent.action_names.index(name) for name in ("NOOP", "FIRE", "RIGHT", "LEFT")}
-    crcs, score = replay_with_the_rl_zoo(agent.settings.env_id, 3, table["action"].tolist())
+    crcs, score, pooled = replay_with_the_rl_zoo(agent.settings.env_id, 3, table["action"].tolist())
     assert crcs == table["screen_crc32"].tolist() and score == result.score == table["score"].iloc[-1]
+    # Each frame shown is pooled with the one before it: a step's last is the RL Zoo's own pooled frame.
+    shown = [frame[HEADER.size :] for frame, kind in zip(frames, kinds, strict=True) if kind == GAME_FRAME]
+    for step, expected in enumerate(pooled):
+        png = np.frombuffer(shown[4 * step + 3], np.uint8)
+        assert np.array_equal(cv2.cvtColor(cv2.imdecode(png, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), expected), step
     assert over["sentence"] == f"You: {result.score:g} on seed 3. The agent, same seed: {result.agent_score:g}"
     assert result.human_video.stat().st_size > 1000 and result.agent_video.stat().st_size > 1000
     wait_until_free(client)

@@ -69,7 +69,7 @@ def finished_steps(page, url: str, seed: int) -> tuple[pd.DataFrame, float]:
 def check_replay(started: dict, seed: int, table: pd.DataFrame, score: float) -> None:
     """The saved actions, through the RL Zoo's environment: the same frames, step by step, and the same score."""
     assert len(table) == STEPS
-    crcs, replayed_score = replay_with_the_rl_zoo(f"{started['game']}NoFrameskip-v4", seed, table["action"].tolist())
+    crcs, replayed_score, _ = replay_with_the_rl_zoo(f"{started['game']}NoFrameskip-v4", seed, table["action"].tolist())
     assert crcs == table["screen_crc32"].tolist()
     assert replayed_score == score == table["score"].iloc[-1]
 

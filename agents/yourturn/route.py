@@ -32,9 +32,10 @@ from agents.core.agent import load_agent
 from agents.core.catalog import GAMES
 from agents.core.errors import AgentError
 from agents.core.numbers import MAX_SEED
+from agents.play.episode import ATARI_FPS
 from agents.yourturn.keys import ALL_BITS, controls_used
 from agents.yourturn.results import FINISHED, finish
-from agents.yourturn.session import FRAMES_PER_STEP, Limits, LiveGame, open_envs
+from agents.yourturn.session import Limits, LiveGame, open_envs
 
 WS_PATH, STATUS_PATH = "/yourturn/ws", "/yourturn/status"
 START_TIMEOUT_S = 30
@@ -212,7 +213,7 @@ async def play_socket(websocket: WebSocket) -> None:
             "seed": seed,
             "controls": controls_used(agent.action_names),
             "actions": list(agent.action_names),
-            "fps": 60 / agent.settings.frame_skip * FRAMES_PER_STEP,
+            "fps": ATARI_FPS,  # every emulator frame (agents.yourturn.session)
             "max_steps": LOBBY.limits.max_steps,
             "idle_s": LOBBY.limits.idle_s,
         }

@@ -4,9 +4,9 @@ The game is Play's (:class:`agents.play.rollout.Game`: the RL Zoo's environment 
 :class:`agents.core.fused_env.FusedAtariEnv` plays it, seeded with the visitor's seed), so the game with seed
 ``k`` starts exactly as the agent's does. It is stepped 15 times a second (60 / frame skip): the visitor
 decides as often as the agent does, every action held for the same 4 emulator frames, and the saved action log
-is a game the agent's own pipeline can replay step for step. Of the 4 frames of a step, two are shown (each
-the maximum of a pair, as the Atari wrapper pools frames, so that sprites the games draw every other frame do
-not flicker): 30 frames a second reach the page, each the emulator's screen as a small PNG (about 1.5 kB), and
+is a game the agent's own pipeline can replay step for step. Every emulator frame is shown, each the maximum of
+itself and the frame before it (as the Atari wrapper pools frames, so that sprites the games draw every other frame
+do not flicker): 60 frames a second reach the page, each the emulator's screen as a small PNG (about 1.5 kB), and
 once a step the agent's panel as Play's renderer draws it, as a JPEG; the page lays them out as Play's video
 frame.
 
@@ -31,7 +31,7 @@ import torch
 
 from agents.core.agent import Agent
 from agents.core.numbers import OwnerSetting
-from agents.play.episode import MAX_STEPS_LIMIT
+from agents.play.episode import ATARI_FPS, MAX_STEPS_LIMIT
 from agents.play.overlay import STACKED_CONTROLS_BAND, OverlayRenderer
 from agents.play.rollout import Game, Step
 from agents.play.video import StreamingEncoder
@@ -42,7 +42,6 @@ DEFAULT_IDLE_S = 60
 GAMES = OwnerSetting("ARENA_YOURTURN_GAMES", DEFAULT_GAMES, 1, 64, whole=True, unit="live games at once")
 STEPS = OwnerSetting("ARENA_YOURTURN_MAX_STEPS", MAX_STEPS_LIMIT, 1, MAX_STEPS_LIMIT, whole=True, unit="agent steps")
 IDLE_S = OwnerSetting("ARENA_YOURTURN_IDLE_S", DEFAULT_IDLE_S, 0.5, 3600, whole=False, unit="seconds")
-FRAMES_PER_STEP = 2
 JPEG_QUALITY = 85
 # Before each image sent: its kind, its number, the last key message it answers, the step it belongs to.
 HEADER = struct.Struct("<BIIi")
@@ -134,15 +133,17 @@ class _FrameTap:
 
     def __init__(self, game: Game) -> None:
         self.frames: list[np.ndarray] = []
+        self.before: np.ndarray | None = None  # the last frame of the step before
         game.env.on_frame = lambda: self.frames.append(game.ale.getScreenRGB())
 
     def shown(self) -> list[np.ndarray]:
-        """The step's frames to show: the last four, pooled by pairs."""
-        last = self.frames[-2 * FRAMES_PER_STEP :]
-        self.frames.clear()
-        if len(last) < 2 * FRAMES_PER_STEP:
-            return last[-1:]
-        return [np.maximum(last[2 * i], last[2 * i + 1]) for i in range(FRAMES_PER_STEP)]
+        """The step's frames to show: every one, pooled with the frame before it (the first of a game alone)."""
+        frames, self.frames = self.frames, []
+        if not frames:
+            return []
+        befores, self.before = [self.before, *frames[:-1]], frames[-1]
+        pairs = zip(befores, frames, strict=True)
+        return [frame if before is None else np.maximum(before, frame) for before, frame in pairs]
 
 
 def screen_crc(screen: np.ndarray) -> int:
@@ -183,7 +184,7 @@ class LiveGame:
 
     @property
     def decisions_per_s(self) -> float:
-        return 60 / self.agent.settings.frame_skip
+        return ATARI_FPS / self.agent.settings.frame_skip
 
     def stop(self) -> None:
         self.stopping.set()
@@ -209,7 +210,6 @@ class LiveGame:
                 self.send(self.hello | {"layout": layout})
             self.controls.hand_over(False)  # idleness counts from the first frame, not from the wait for it
             panel_x, panel_y, panel_width, panel_height = layout["panel"]
-            frame_s = 1 / (self.decisions_per_s * FRAMES_PER_STEP)
             frame_number, tick = 0, time.monotonic()
             paused = False
             while not self.stopping.is_set():
@@ -249,7 +249,9 @@ class LiveGame:
                 )
                 _, jpeg = cv2.imencode(".jpg", panel, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                 self.send(HEADER.pack(PANEL, 0, key_id, step.index) + jpeg.tobytes())
-                for screen in tap.shown():
+                shown = tap.shown()
+                frame_s = 1 / (self.decisions_per_s * max(1, len(shown)))  # the step's frames spread over its time
+                for screen in shown:
                     bgr = cv2.cvtColor(screen, cv2.COLOR_RGB2BGR)
                     _, png = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
                     frame_number += 1
@@ -331,7 +333,7 @@ def write_video(
                 raise InterruptedError("stopped")
             if encoder is None:
                 renderer = OverlayRenderer(agent.action_names, step.screen.shape, False)
-                fps = 60 / agent.settings.frame_skip
+                fps = ATARI_FPS / agent.settings.frame_skip
                 encoder = StreamingEncoder(folder / f"{name}-segments", folder / name, renderer.size, fps, max_frames)
             encoder.write(renderer.render(step))
         if encoder is None:

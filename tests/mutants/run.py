@@ -261,6 +261,14 @@ MUTANTS = [
         "        for _ in range(np.random.default_rng(0).integers(1, self._noop_max + 1)):",
         "tests/test_fused_env.py::test_the_rl_zoos_games_observation_by_observation",
     ),
+    Mutant(
+        "Your turn flickers",
+        "in Your turn, sprites the game draws every other frame blink on and off",
+        "agents/yourturn/session.py",
+        "        return [frame if before is None else np.maximum(before, frame) for before, frame in pairs]",
+        "        return [frame for before, frame in pairs]",
+        "tests/test_yourturn.py::test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo",
+    ),
 ]
 
 
