@@ -19,9 +19,11 @@ CACHE = Path(tempfile.mkdtemp(prefix="arena-hf-cache-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(CACHE)
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # Two test processes on two cores: torch's two threads each would take turns spinning on one core.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+# One torch thread in the test process and in every process it starts (apps, workers): they run beside one
+# another (and, with -n 2, beside a second test process) on two cores, where torch's two threads each would take
+# turns spinning on one core. Beside one busy process, test_train_presets.py's fine-tuning test took 165 s with two
+# threads and 12 s with one (2026-12-06).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 from huggingface_hub import constants  # noqa: E402

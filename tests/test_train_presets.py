@@ -165,7 +165,7 @@ def test_fine_tuning_plays_like_the_trained_agent_from_its_first_episodes(hf_cac
     shipped = ROOT / "offline_agents" / BREAKOUT / f"dqn-{BREAKOUT}.zip"
     repo = f"tester/trained-dqn-{BREAKOUT}"
     hub_cache.add_rl_zoo_repo(hf_cache, repo, BREAKOUT, shipped, mean_reward=29.0)
-    budget = {"n_timesteps": 6000, "buffer_size": 6000, "learning_starts": 6000}
+    budget = {"n_timesteps": 3000, "buffer_size": 3000, "learning_starts": 3000}
     fine = TrainingSettings("Breakout", repo, budget, eval_freq=-1, save_freq=-1)
     random_play = TrainingSettings("Breakout", "scratch", budget, eval_freq=-1, save_freq=-1)
     fine_scores = first_episode_scores(fine, tmp_path / "fine")
