@@ -7,13 +7,14 @@ renderer, the maps kept for ``saliency.npz``) are allocated between them: the he
 memory piles up below live blocks. A 10,000-step saliency game grew to 2.4 GB resident this way (its maps are
 141 MB; Python's own allocations barely grew; ``malloc_stats``: 603 MB of heap for 132 MB in use after
 2,500 steps). ``malloc_trim`` gives the free pages anywhere in every heap back (``madvise``), so calling it
-now and then bounds what the game holds to what it uses plus one map's buffers (README, "Saliency on the
-longest game"; ``bench/saliency_long_game.py``).
+now and then bounds what the game holds to what it uses, plus about one map's buffers and what piles up between
+two calls (README, "Saliency on the longest game"; ``bench/saliency_long_game.py``).
 
-Two other fixes were measured and not taken: a fixed mmap threshold of 1 MB (``mallopt``; glibc's threshold
-otherwise rises to 32 MB after the first map) maps and unmaps each of a map's buffers, which cost 9 times the
-system time (the pages are zeroed again each map) and still grew by 300 MB; one malloc arena for all threads
-(``M_ARENA_MAX``) still grew by 570 MB in 2,500 steps: the growth is the main thread's own heap.
+Two other fixes were measured (one 2,500-step game each; the growth varies from run to run) and not taken:
+a fixed mmap threshold of 1 MB (``mallopt``; glibc's threshold otherwise rises to 32 MB after the first map)
+maps and unmaps each of a map's buffers, which cost 9 times the system time (the pages are zeroed again each
+map) and still grew by 300 MB; one malloc arena for all threads (``M_ARENA_MAX``) still grew by 570 MB in
+2,500 steps: the growth is the main thread's own heap.
 
 Elsewhere than glibc (macOS, musl) this does nothing.
 """
