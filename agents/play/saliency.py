@@ -49,8 +49,13 @@ import torch
 
 from agents.core.checkpoint import QFunction
 from agents.core.kept_measurement import KeptMeasurement
+from agents.core.memory import give_back_free_memory
 
 MAX_ALPHA = 0.6  # the overlay's opacity where saliency is at its maximum: the game stays visible
+# glibc keeps what a map's 33 MB batch and the network's activations free inside its heap, where the game's
+# longer-lived buffers fragment it: a 10,000-step game grew to 2.4 GB. Every 32nd map (64 steps) the free pages
+# go back to the system (agents.core.memory; README, "Saliency on the longest game").
+TRIM_EVERY_MAPS = 32
 MEASURE_AGAIN_S = 600  # a map's measured cost is kept this long: the machine's load changes
 
 
@@ -188,7 +193,8 @@ class SaliencyTracker:
     It keeps the running maximum of the maps (``scale``), so that :meth:`blend` colours every frame
     of a game on the same scale, and records each map it computes with its step (``maps``,
     ``steps``) for :meth:`save_npz`. A held map is not recorded again: step ``s`` shows the last
-    recorded map whose step is ``<= s``. Torch's thread settings are left as they are.
+    recorded map whose step is ``<= s``. Torch's thread settings are left as they are. Every ``TRIM_EVERY_MAPS``
+    maps it hands the memory glibc keeps free back to the system (``agents.core.memory``).
     """
 
     def __init__(self, q_function: QFunction, settings: SaliencySettings = SaliencySettings()) -> None:
@@ -211,6 +217,8 @@ class SaliencyTracker:
             self.maps.append(saliency)
             self.steps.append(int(step_index))
             self.scale = max(self.scale, float(saliency.max()))
+            if TRIM_EVERY_MAPS and len(self.maps) % TRIM_EVERY_MAPS == 0:
+                give_back_free_memory()
         return self.maps[-1]
 
     def blend(self, screen_rgb: np.ndarray) -> np.ndarray:
