@@ -40,7 +40,7 @@ from agents.yourturn.session import Limits, LiveGame, open_envs
 WS_PATH, STATUS_PATH = "/yourturn/ws", "/yourturn/status"
 START_TIMEOUT_S = 30
 QUEUE_NEWS_S = 1.0
-MAX_QUEUED_FRAMES = 8  # a page this far behind loses frames rather than the game its pace
+MAX_QUEUED_FRAMES = 16  # 60 frames and 15 panels a second: a page 0.4 s behind loses frames, the game keeps its pace
 THREAD_PREFIX = "yourturn-"
 MAX_WAITING = 40  # as Gradio's queue: past this many in line, a visitor is told to come back
 
