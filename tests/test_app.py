@@ -172,6 +172,7 @@ def test_browser_picks_a_game_clicks_play_and_an_error_stays_on_the_page(app_url
     page.get_by_role("option", name="Pong · cached").click()
     page.get_by_role("spinbutton", name="Step cap").fill("600")  # the slider's number box
     page.get_by_role("button", name="Play", exact=True).click()
+    expect(page.get_by_role("button", name=re.compile("^Playing…"))).to_be_disabled()  # one game at a time
     page.wait_for_function(
         "() => { const v = document.querySelector('#gameplay video'); return v && !v.paused && v.currentTime > 1; }",
         timeout=60_000,
@@ -180,6 +181,7 @@ def test_browser_picks_a_game_clicks_play_and_an_error_stays_on_the_page(app_url
     expect(page.get_by_text("Pong, played by")).to_be_visible(timeout=60_000)
     expect(page.locator("a[href$='steps.csv']").first).to_be_visible()
     expect(page.locator("a[href$='episode.mp4']").first).to_be_visible()
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_enabled(timeout=60_000)  # and back after it
 
     page.get_by_label("Or any Hub repo").fill("definitely not a repo")
     page.get_by_role("button", name="Play", exact=True).click()
@@ -685,7 +687,7 @@ def test_browser_tunes_hyperparameters_and_trains_with_the_best(training_app_url
     page.get_by_role("spinbutton", name="Trials").fill("2")
     page.get_by_role("spinbutton", name="Steps per trial").fill("1000")
     page.get_by_role("spinbutton", name="Evaluation games per report").fill("1")
-    page.get_by_role("spinbutton", name="Sampler seed").fill("868")  # its first random trials are cheap
+    page.get_by_role("spinbutton", name="Sampler seed").fill("1019")  # its first random trials are cheap
     page.get_by_role("radio", name="random").check()
     page.get_by_role("radio", name="none").check()
     page.get_by_role("button", name="Start tuning").click()

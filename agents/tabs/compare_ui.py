@@ -9,7 +9,14 @@ from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.jobs.manager import JobManager
 from agents.tabs.compare import compare_once, compare_stream, last_job_run, page_arena_game
 from agents.tabs.play import failure_markdown
-from agents.tabs.widgets import BATCH_LANE, PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
+from agents.tabs.widgets import (
+    BATCH_LANE,
+    PROGRESS_BAR,
+    RepoFollower,
+    api_errors,
+    ends_with_request,
+    one_run_at_a_time,
+)
 
 COMPARE_INTRO = """Two agents, the same game, the same seeds: both play the first seed side by side, then every
 seed, and the difference is taken seed by seed, with a 95% paired bootstrap interval. An agent is any Hub
@@ -67,16 +74,15 @@ class CompareTab:
                     )
                     self.table = gr.Dataframe(label="Seed by seed", visible=False)
                     self.file = gr.File(label="Side-by-side video (MP4)", visible=False)
-            # One comparison at a time from a page: the button says so while one runs, and comes back after.
-            button_state = {"outputs": self.button, "queue": False, "show_progress": "hidden"}
-            button_state["api_visibility"] = "private"
-            self.button.click(lambda: gr.Button(RUNNING_LABEL, interactive=False), **button_state).then(
+            one_run_at_a_time(
+                self.button,
+                RUNNING_LABEL,
                 ends_with_request(self.compare_tab),
                 [self.game, a_repo, b_repo, b_is_job, episodes, first_seed, epsilon, max_steps],
                 [self.video, self.summary, self.plot, self.table, self.file, self.game, self.repo_note],
                 api_visibility="private",
                 **BATCH_LANE,
-            ).then(lambda: gr.Button("Compare", interactive=True), **button_state)
+            )
             # B's text is not an agent while the last job is: the note is then about A alone.
             self.follower = RepoFollower(
                 self.game,

@@ -22,8 +22,16 @@ from agents.tabs.play import (
     q_value_plot_data,
     summary_markdown,
 )
-from agents.tabs.widgets import PLAY_LANE, PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
+from agents.tabs.widgets import (
+    PLAY_LANE,
+    PROGRESS_BAR,
+    RepoFollower,
+    api_errors,
+    ends_with_request,
+    one_run_at_a_time,
+)
 
+RUNNING_LABEL = "Playing… (the button comes back when the game is done)"
 # Before a game: a narrow screen gets the panel below the game (readable text) and the video brought to
 # the top of the screen, again as it grows with the first segments; a wide one scrolls only if the
 # video is off screen.
@@ -134,14 +142,16 @@ class PlayTab:
                 self.learned_evaluations = gr.LinePlot(
                     x="timesteps", y="score", color="series", label="Evaluations during training", visible=False
                 )
-            play_button.click(
+            one_run_at_a_time(
+                play_button,
+                RUNNING_LABEL,
                 ends_with_request(self.play),
-                api_name="play_stream",
-                js=BEFORE_PLAY,
-                inputs=[self.game, repo_id, seed, epsilon, max_steps, agent_view, looks, self.plot_view, stacked],
-                outputs=[self.video, self.summary, self.q_plot, self.plot_view, self.played_table]
+                [self.game, repo_id, seed, epsilon, max_steps, agent_view, looks, self.plot_view, stacked],
+                [self.video, self.summary, self.q_plot, self.plot_view, self.played_table]
                 + [self.game, self.repo_note, self.full_video, self.steps_csv, self.summary_json]
                 + [self.learned_note, self.learned_episodes, self.learned_evaluations],
+                api_name="play_stream",
+                js=BEFORE_PLAY,
                 api_visibility="private",
                 **PLAY_LANE,
             )

@@ -42,6 +42,16 @@ def game_dropdown_update() -> gr.Dropdown:
     return gr.Dropdown(choices=choices, value=first)
 
 
+def one_run_at_a_time(button: gr.Button, running_label: str, fn: Callable, inputs: list, outputs: list, **event):
+    """``button`` runs ``fn``, one run at a time from a page: the button says ``running_label`` and cannot be
+    pressed while it runs, and comes back after, also after a failure (Gradio would drop a press made while the
+    last run is still finishing, with nothing shown)."""
+    idle = {"value": button.value, "interactive": True}
+    state = {"outputs": button, "queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    running = button.click(lambda: gr.Button(running_label, interactive=False), **state)
+    running.then(fn, inputs, outputs, **event).then(lambda: gr.Button(**idle), **state)
+
+
 class RepoFollower:
     """The game dropdown follows the repo ids typed, once a field is left or Enter pressed: ``game_of(shown,
     *repos, *extras)`` gives the game to show and a note; a refusal goes in the note, the dropdown left as is."""
