@@ -472,34 +472,9 @@ def test_browser_evaluates_an_agent(app_url, browser, viewport, tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_browser_compares_two_agents_side_by_side(app_url, browser, viewport, tmp_path):
-    page = browser.new_page(viewport=viewport)
-    page.goto(app_url)
-    page.get_by_role("tab", name="Compare").click()
-    page.get_by_role("combobox", name="Game").click()
-    page.get_by_role("option", name="Space Invaders · cached").click()
-    page.get_by_role("textbox", name="Agent B: a Hub repo").fill("tester/qrdqn-SpaceInvadersNoFrameskip-v4")
-    page.get_by_role("spinbutton", name="Seeds").fill("3")
-    page.get_by_role("spinbutton", name="Step cap per game").fill("300")
-    page.get_by_role("button", name="Compare", exact=True).click()
-    page.wait_for_function(
-        "() => { const v = document.querySelector('#duel video'); return v && v.currentTime > 1; }", timeout=90_000
-    )
-    assert page.evaluate("() => document.querySelector('#duel video').videoWidth") >= 640
-    expect(page.get_by_role("heading", name=re.compile(r"mean difference B − A .*95% interval"))).to_be_visible(
-        timeout=120_000
-    )
-    expect(page.get_by_text("tester/qrdqn-SpaceInvadersNoFrameskip-v4").first).to_be_visible()
-    expect(page.locator("a[href$='compare.mp4']").first).to_be_visible()
-    expect(page.locator("#compare-plot canvas, #compare-plot svg").first).to_be_visible(timeout=30_000)
-    screenshot(page, tmp_path, f"compare-{viewport['width']}.png")
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_browser_compare_refuses_an_agent_against_itself_and_says_it_is_busy(app_url, browser, viewport, tmp_path):
-    """B left empty is A's agent: refused, saying what to give as B; while a comparison runs, the button says
-    so and cannot start another, and comes back when it is done."""
+def test_browser_compares_two_agents_side_by_side_and_never_one_with_itself(app_url, browser, viewport, tmp_path):
+    """B left empty is A's agent: refused, saying what to give as B. With another B, the two play side by side in
+    one streamed video; while they do, the button says so and cannot start another, and comes back when done."""
     page = browser.new_page(viewport=viewport)
     page.goto(app_url)
     page.get_by_role("tab", name="Compare").click()
@@ -525,6 +500,14 @@ def test_browser_compare_refuses_an_agent_against_itself_and_says_it_is_busy(app
     expect(verdict).to_be_visible(timeout=180_000)
     expect(page.get_by_role("button", name="Compare", exact=True)).to_be_enabled(timeout=10_000)
     expect(busy).to_have_count(0)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#duel video'); return v && v.currentTime > 1; }", timeout=90_000
+    )
+    assert page.evaluate("() => document.querySelector('#duel video').videoWidth") >= 640
+    expect(page.get_by_text("tester/qrdqn-SpaceInvadersNoFrameskip-v4").first).to_be_visible()
+    expect(page.locator("a[href$='compare.mp4']").first).to_be_visible()
+    expect(page.locator("#compare-plot canvas, #compare-plot svg").first).to_be_visible(timeout=30_000)
+    screenshot(page, tmp_path, f"compare-{viewport['width']}.png")
 
 
 @pytest.mark.browser
