@@ -35,6 +35,10 @@ CHROMIUM_ARGS = [
 ]
 
 
+# What a page shows next may wait for the app's CPU, which on two cores the other tests share: a first page load
+# was seen taking more than Playwright's default 5 s.
+expect.set_options(timeout=15_000)
+
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
