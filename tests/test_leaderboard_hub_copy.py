@@ -4,8 +4,10 @@ is recorded), never written over when the dataset cannot be read. The uploads ar
 ``sqlite3``, not the Arena's store."""
 
 import sqlite3
+import types
 from pathlib import Path
 
+import huggingface_hub.utils._http
 import pytest
 from huggingface_hub import constants
 
@@ -103,14 +105,16 @@ def test_a_dataset_that_is_not_a_board_or_out_of_reach_is_never_written_over(
     assert not uploads.files and not (tmp_path / "data" / FILENAME).exists()
 
 
-@pytest.mark.slow
 def test_a_hub_that_keeps_failing_is_not_taken_for_an_empty_dataset(hub, uploads, monkeypatch, tmp_path, capsys):
     """huggingface_hub's "not found" for a Hub that did not answer (``LocalEntryNotFoundError``) is an
     ``EntryNotFoundError`` too: taken for "no board yet", an empty board would overwrite the real one."""
     hub.add_repo(f"datasets/{DATASET}", {FILENAME: b"a board"})
     in_data_folder(monkeypatch, tmp_path / "data")
-    hub.fail_next(500, times=10)  # more than the client's retries (about 25 s of them)
+    hub.fail_next(500, times=10)  # more than the client's retries
+    waits: list[float] = []  # the client's waits between its retries, kept rather than slept
+    monkeypatch.setattr(huggingface_hub.utils._http, "time", types.SimpleNamespace(sleep=waits.append))
     assert restored_hub_copy() is None
+    assert len(waits) >= 4 and sum(waits) > 20, waits  # it did retry, for about 25 s of waits, before giving up
     assert f"The board in the dataset {DATASET} cannot be read" in capsys.readouterr().err
 
 
