@@ -458,6 +458,7 @@ def test_browser_evaluates_an_agent(app_url, browser, viewport, tmp_path):
     page.get_by_role("spinbutton", name="Games").fill("4")
     page.get_by_role("spinbutton", name="Step cap per game").fill("300")
     page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.get_by_role("button", name=re.compile("^Evaluating…"))).to_be_disabled()  # one evaluation at a time
     expect(page.get_by_role("heading", name=re.compile(r"± [\d.]+ over 4 games"))).to_be_visible(timeout=120_000)
     expect(page.get_by_text("mean − std")).to_be_visible()
     expect(page.get_by_text("the model card, 123.0 ± 10.0 over 10 games")).to_be_visible()

@@ -8,7 +8,16 @@ from agents.core.budget import cost_note
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
 from agents.tabs.play import failure_markdown, page_repo_game
-from agents.tabs.widgets import BATCH_LANE, PROGRESS_BAR, RepoFollower, api_errors, ends_with_request
+from agents.tabs.widgets import (
+    BATCH_LANE,
+    PROGRESS_BAR,
+    RepoFollower,
+    api_errors,
+    ends_with_request,
+    one_run_at_a_time,
+)
+
+RUNNING_LABEL = "Evaluating… (the button comes back when it is done)"
 
 EVALUATE_INTRO = """Is this agent as good as its card says? It plays whole games with seeds you choose, in
 parallel on this machine's cores and with no video, and its score is set beside the model card's and the
@@ -54,7 +63,9 @@ class EvaluateTab:
                     with gr.Row():
                         self.results = gr.File(label="results.json (as the RL Zoo writes it)", visible=False)
                         self.csv = gr.File(label="Every game (CSV)", visible=False)
-            button.click(
+            one_run_at_a_time(
+                button,
+                RUNNING_LABEL,
                 ends_with_request(self.evaluate_tab),
                 [self.game, repo, episodes, first_seed, epsilon, max_steps],
                 [self.summary, self.histogram, self.table, self.results, self.csv, self.game, self.repo_note],

@@ -32,6 +32,7 @@ from agents.tabs.widgets import (
 )
 
 RUNNING_LABEL = "Playing… (the button comes back when the game is done)"
+
 # Before a game: a narrow screen gets the panel below the game (readable text) and the video brought to
 # the top of the screen, again as it grows with the first segments; a wide one scrolls only if the
 # video is off screen.
