@@ -49,6 +49,7 @@ from agents.tune.tuning import (
     TuningSettings,
     _atari_search_space,
     described_storage,
+    fail_dead_workers_trials,
     load_study,
     open_storage,
     open_study,
@@ -349,6 +350,36 @@ def test_the_study_is_told_one_way_and_its_buttons_act_only_with_a_completed_tri
     assert trials_table(study)["state"].tolist() == ["interrupted", "pruned", "complete"]
     assert best_markdown(study, finished).startswith("**Best: trial 2**, mean score **4**")
     assert study_controls(study) == {"use_best": True, "export": True}
+
+
+def test_only_trials_of_ended_processes_are_failed_as_interrupted():
+    """A worker on this machine fails the running trials of processes that have ended, or whose pid now
+    belongs to a newer process; never a trial whose worker has written its name but not yet its start."""
+    here = socket.gethostname()
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    ended_pid = int(ended.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live_start = Path(f"/proc/{live.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        workers = {
+            "just started": {"worker": f"{here}:{live.pid}"},
+            "running": {"worker": f"{here}:{live.pid}", "process_start": live_start},
+            "pid reused": {"worker": f"{here}:{live.pid}", "process_start": str(int(live_start) - 1)},
+            "ended": {"worker": f"{here}:{ended_pid}", "process_start": live_start},
+            "ended before its start was written": {"worker": f"{here}:{ended_pid}"},
+            "another machine": {"worker": f"elsewhere-{here}:{ended_pid}"},
+        }
+        study = optuna.create_study(direction="maximize")
+        for attrs in workers.values():
+            study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING, user_attrs=attrs))
+        failed = fail_dead_workers_trials(study)
+    finally:
+        live.kill()
+        live.wait()
+    assert [list(workers)[number] for number in failed] == ["pid reused", "ended", "ended before its start was written"]
+    assert [trial.state for trial in study.get_trials()] == [TrialState.RUNNING] * 2 + [TrialState.FAIL] * 3 + [
+        TrialState.RUNNING
+    ]
 
 
 @pytest.mark.slow

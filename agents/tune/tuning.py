@@ -662,7 +662,10 @@ def fail_dead_workers_trials(study: optuna.Study, earlier_workers: tuple[str, ..
         host, _, pid = worker.rpartition(":")
         gone = worker in earlier_workers and worker != me
         if host == here and pid.isdigit():
-            gone = gone or _process_start(int(pid)) != trial.user_attrs.get("process_start")
+            # A new trial's worker records its name, then its process start: between the two, a live pid is
+            # its own (another worker looking then failed the trial under it).
+            started, recorded = _process_start(int(pid)), trial.user_attrs.get("process_start")
+            gone = gone or started is None or (recorded is not None and started != recorded)
         if gone:
             mark_stopped(study, trial, "interrupted")
             failed.append(trial.number)

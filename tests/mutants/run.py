@@ -269,6 +269,14 @@ MUTANTS = [
         "        return [frame for before, frame in pairs]",
         "tests/test_yourturn.py::test_a_game_over_the_websocket_replays_frame_for_frame_through_the_rl_zoo",
     ),
+    Mutant(
+        "tuning workers fail each other's new trials",
+        "two tuning workers on one machine: one stops with 'Cannot tell a FAIL trial' (seen in CI)",
+        "agents/tune/tuning.py",
+        "            gone = gone or started is None or (recorded is not None and started != recorded)",
+        "            gone = gone or started != recorded",
+        "tests/test_tune.py::test_only_trials_of_ended_processes_are_failed_as_interrupted",
+    ),
 ]
 
 
