@@ -5,14 +5,16 @@ which reads them once, so every test runs the real download code against this ca
 """
 
 import contextlib
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 CACHE = Path(tempfile.mkdtemp(prefix="arena-hf-cache-"))
@@ -26,6 +28,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
 from huggingface_hub import constants  # noqa: E402
 
 from tests import hub_cache  # noqa: E402
@@ -52,6 +55,24 @@ def small_disk(folder: Path, size_kb: int, free_kb: int | None = None) -> Iterat
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """A folder that ``build`` fills, and the summary it returns, made once per test run even when
+    pytest-xdist's workers all ask for it (the pattern xdist's documentation gives): the first to ask
+    builds it in the folder they share, the others wait on the lock and read it. For results that cost a
+    training run or a study, which tests only read: as a module fixture, each worker that met one of its
+    tests built it again, and again when it came back to the module."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder, summary = root / name, root / f"{name}.json"
+    with FileLock(str(root / f"{name}.lock")):
+        if not summary.is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            summary.write_text(json.dumps(build(folder)))
+    return folder, json.loads(summary.read_text())
 
 
 def reference_path(*parts: str) -> Path:

@@ -27,6 +27,7 @@ from agents.train.hyperparams import check_hyperparameters, check_memory, rl_zoo
 from agents.train.training import TrainingSettings, train
 from agents.train.training_time import StepCosts
 from tests import hub_cache
+from tests.conftest import built_once
 
 ROOT = Path(__file__).resolve().parents[1]
 BREAKOUT = "BreakoutNoFrameskip-v4"
@@ -44,16 +45,19 @@ HUB_FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def cli_run(hf_cache, tmp_path_factory) -> tuple[Path, dict]:
-    """``python -m agents.train`` from the pretrained Breakout agent in the (offline) Hub cache."""
-    out = tmp_path_factory.mktemp("cli-run")
+def train_from_the_command_line(out: Path) -> dict:
     command = [sys.executable, "-m", "agents.train", "--game", "Breakout", "--timesteps", "1000", "--out", str(out)]
     command += ["--learning-starts", "500", "--buffer-size", "1000", "--eval-freq", "500", "--save-freq", "500"]
     command += ["--n-eval-episodes", "2", "--learning-rate", "0.0005"]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    return out, json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def cli_run(hf_cache, tmp_path_factory) -> tuple[Path, dict]:
+    """``python -m agents.train`` from the pretrained Breakout agent in the (offline) Hub cache."""
+    return built_once(tmp_path_factory, "cli-run", train_from_the_command_line)
 
 
 @pytest.mark.slow

@@ -56,7 +56,7 @@ from agents.tune.tuning import (
     run_study,
     searched_hyperparameters,
 )
-from tests.conftest import free_port
+from tests.conftest import built_once, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BREAKOUT = "BreakoutNoFrameskip-v4"
@@ -207,19 +207,23 @@ def readme_example() -> list[str]:
     return line.split()[3:]
 
 
-@pytest.fixture(scope="module")
-def cli_study(tmp_path_factory) -> tuple[Path, dict]:
-    """``python -m agents.tune``: a real study of two trials on a local journal file, as the README runs it."""
+def study_from_the_command_line(out: Path) -> dict:
     arguments = readme_example()
     assert arguments == [
         *["--game", "Breakout", "--trials", "2", "--timesteps", "1000", "--eval-episodes", "1"],
         *["--sampler", "random", "--pruner", "none", "--seed", str(CHEAP_SEED), "--out", "runs/"],
     ]
-    out = tmp_path_factory.mktemp("tune-cli") / "runs"
-    run = tune(*arguments[:-1], str(out))
+    run = tune(*arguments[:-1], str(out / "runs"))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "2/2" in run.stderr  # the progress bar
-    return out, json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def cli_study(tmp_path_factory) -> tuple[Path, dict]:
+    """``python -m agents.tune``: a real study of two trials on a local journal file, as the README runs it."""
+    folder, summary = built_once(tmp_path_factory, "tune-cli", study_from_the_command_line)
+    return folder / "runs", summary
 
 
 @pytest.mark.slow  # a real two-trial study: about 30 s
