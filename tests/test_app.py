@@ -808,7 +808,9 @@ def test_on_a_space_heavy_requests_have_a_stated_budget_and_take_turns(client, a
         time.sleep(0.02)
     assert evaluation.result()[2]["seeds"] == [0, 1] and comparison.result()
     assert places, "the waiting visitor was not told their place in the queue"
-    assert evaluation_done is not None and comparison_started >= evaluation_done - 0.5, "they ran at once"
+    # The client sees each answer through a thread of its own: under load, the evaluation's end reached it 0.7 s
+    # after the comparison's start (a -n 3 run). Run at once, the comparison would start seconds before that end.
+    assert evaluation_done is not None and comparison_started >= evaluation_done - 2, "they ran at once"
 
 
 def call_event(url: str, dependency: dict, data: list) -> dict:
