@@ -10,7 +10,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from playwright.sync_api import expect
 
-from tests.conftest import start_app
+from tests.conftest import SPACE_VARIABLES, start_app
 from tests.test_app import DESKTOP, PHONE, browser, screenshot  # noqa: F401 (browser: the fixture)
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ SUBMITTED = (f"tester/qrdqn-{SPACE_INVADERS}", f"sb3/dqn-{SPACE_INVADERS}")
 
 
 class RestartableApp:
-    """``python app.py`` on a data folder of its own, which a restart keeps."""
+    """``python app.py`` as on a Space (where the board lives), on a data folder of its own, which a restart keeps."""
 
     def __init__(self, tmp_path_factory) -> None:
         self.factory, self.data = tmp_path_factory, tmp_path_factory.mktemp("leaderboard-data")
@@ -29,7 +29,7 @@ class RestartableApp:
         self.url = self.start()
 
     def start(self) -> str:
-        self.running = start_app(self.factory, ARENA_DATA_DIR=str(self.data), **SETTINGS)
+        self.running = start_app(self.factory, ARENA_DATA_DIR=str(self.data), **SPACE_VARIABLES, **SETTINGS)
         return next(self.running)
 
     def stop(self) -> None:
