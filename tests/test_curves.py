@@ -437,3 +437,55 @@ def test_a_zip64_directory_is_refused_before_zipfile_reads_it(tmp_path):
     (tmp_path / "zip64.zip").write_bytes(body + record + locator + end)
     with pytest.raises(AgentError, match="ZIP64"):
         hub_metrics_curves(tmp_path / "zip64.zip", "a/b")
+
+
+def test_a_packed_offline_agent_ships_its_runs_log_and_shows_its_curves(tmp_path):
+    """``pack_offline`` ships the run's monitor log and evaluations beside the agent; the Play tab's curves of the
+    offline agent are then SB3's own reading of that log (``load_results``) and the evaluations' arrays."""
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.monitor import load_results
+
+    from agents.core.agent import agent_from_files
+    from agents.core.agent_files import offline_agent_files
+    from agents.core.catalog import get_game
+    from agents.core.hub import AgentFiles
+    from agents.core.run_folder import RunFolder
+    from agents.curves.agent_curves import curves_for
+    from agents.evaluate.evaluation import Evaluation
+    from agents.train.pack_offline import stage_offline_agent
+
+    env_id = "BreakoutNoFrameskip-v4"
+    shipped = offline_agent_files(env_id)
+    run_path = tmp_path / "runs" / "dqn" / f"{env_id}_1"
+    (run_path / env_id).mkdir(parents=True)
+    (run_path / f"{env_id}.zip").write_bytes(shipped.model_zip.read_bytes())
+    (run_path / env_id / "config.yml").write_bytes(shipped.config.read_bytes())
+    (run_path / env_id / "env_kwargs.yml").write_bytes(shipped.env_kwargs.read_bytes())
+    _play_into_monitor(run_path / "0", 30, seed=4)  # a real SB3 Monitor log
+    timesteps, results = np.array([500, 1000]), np.array([[1.0, 3.0], [6.0, 8.0]])
+    np.savez(run_path / "evaluations.npz", timesteps=timesteps, results=results, ep_lengths=results)
+    run = RunFolder(run_path, env_id)
+    scores = Evaluation(scores=[5.0, 7.0], seeds=[0, 1], epsilon=0.01)
+    out = stage_offline_agent(run, run.model_zip, scores, scores, "python -m agents.train ...", tmp_path / env_id)
+
+    DQN.load(out / f"dqn-{env_id}.zip", device="cpu", buffer_size=1)  # still stock SB3's file
+    files = AgentFiles(
+        repo_id=f"offline agent dqn-{env_id}",
+        algo="dqn",
+        model_zip=out / f"dqn-{env_id}.zip",
+        config=out / "config.yml",
+        env_kwargs=out / "env_kwargs.yml",
+        results=out / "results.json",
+        offline=True,
+    )
+    found, said = curves_for(agent_from_files(files, get_game("Breakout")))
+    assert said.startswith("From the training log of the run the offline agent comes from")
+    monitor = load_results(str(run_path))
+    assert found.episodes["score"].tolist() == monitor["r"].tolist()
+    assert found.episodes["timesteps"].tolist() == (monitor["l"].cumsum() // 4).tolist()  # 4 frames a step
+    assert found.evaluations["timesteps"].tolist() == timesteps.tolist()
+    assert found.evaluations["mean"].tolist() == results.mean(axis=1).tolist()
+    assert "train_eval_metrics.zip" in (out / "TRAINING.md").read_text()
+
+    without = curves_for(agent_from_files(shipped, get_game("Breakout")))  # the Breakout agent ships no log yet
+    assert without[0] is None and "training log is not shipped" in without[1]

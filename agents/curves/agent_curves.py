@@ -9,11 +9,9 @@ import pandas as pd
 from agents.core.agent import Agent
 from agents.core.catalog import Game
 from agents.core.errors import AgentError
-from agents.core.hub import check_repo_id, fetch_extra_file
+from agents.core.hub import METRICS_FILE, check_repo_id, fetch_extra_file
 from agents.core.run_folder import RunFolder
-from agents.curves.logs import LearningCurves, hub_metrics_curves, run_curves, shipped_curves
-
-HUB_METRICS = "train_eval_metrics.zip"  # what rl_zoo3.push_to_hub uploads beside the model
+from agents.curves.logs import LearningCurves, default_frame_skip, hub_metrics_curves, run_curves, shipped_curves
 
 
 def curves_for(agent: Agent) -> tuple[LearningCurves | None, str]:
@@ -21,12 +19,24 @@ def curves_for(agent: Agent) -> tuple[LearningCurves | None, str]:
     are none: a training run's folder, or its Hub repo's (see :func:`repo_curves`)."""
     files, env_id = agent.files, agent.game.env_id
     if agent.offline:
-        how = f"`offline_agents/{env_id}/TRAINING.md`"
-        return None, f"The offline agent's training log is not shipped: {how} says how it was trained."
+        return offline_curves(files.model_zip.parent, env_id)
     run = files.model_zip.parent
     if files.config == run / env_id / "config.yml":  # an RL Zoo run folder: a Train-tab run
         return run_folder_curves(run)
     return repo_curves(agent.game, agent.repo_id, revision=run.name)  # the snapshot the agent came from
+
+
+def offline_curves(folder: Path, env_id: str) -> tuple[LearningCurves | None, str]:
+    """A shipped agent's curves: the training log that ``python -m agents.train.pack_offline`` ships beside it,
+    read as a Hub repo's would be."""
+    how = f"`offline_agents/{env_id}/TRAINING.md`"
+    try:
+        curves = hub_metrics_curves(folder / METRICS_FILE, f"offline_agents/{env_id}", default_frame_skip(env_id))
+    except AgentError as error:
+        return None, f"The offline agent's training log could not be read: {error}"
+    if curves is None:
+        return None, f"The offline agent's training log is not shipped: {how} says how it was trained."
+    return curves, f"From the training log of the run the offline agent comes from: {how} says how it was made."
 
 
 def run_folder_curves(run: Path) -> tuple[LearningCurves | None, str]:
@@ -48,9 +58,9 @@ def repo_curves(game: Game, repo_id: str | None, revision: str | None = None) ->
         if repo_id == game.repo_id:
             curves = shipped_curves(game.env_id)
         else:
-            metrics = fetch_extra_file(repo_id, HUB_METRICS, revision)
+            metrics = fetch_extra_file(repo_id, METRICS_FILE, revision)
             if metrics is None:
-                missing = f"`{repo_id}` has no `{HUB_METRICS}` (the RL Zoo's training log)"
+                missing = f"`{repo_id}` has no `{METRICS_FILE}` (the RL Zoo's training log)"
                 return None, f"{missing}, or the Hub is out of reach."
             curves = hub_metrics_curves(metrics, repo_id)
     except AgentError as error:

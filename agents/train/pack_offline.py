@@ -3,7 +3,8 @@
     python -m agents.train.pack_offline runs/breakout/dqn/BreakoutNoFrameskip-v4_1 --episodes 10 --command "..."
 
 Only the weights are kept (and an optimizer that has not stepped, which SB3's ``DQN.load`` and so
-``rl_zoo3.enjoy`` need), beside the RL Zoo's ``config.yml`` and ``env_kwargs.yml``, ``results.json``
+``rl_zoo3.enjoy`` need), beside the RL Zoo's ``config.yml`` and ``env_kwargs.yml``, ``results.json``,
+the run's training log as ``train_eval_metrics.zip`` (the learning curves the Play tab shows for it),
 and a ``TRAINING.md`` that records how the agent was made and how it scores against random play.
 """
 
@@ -21,8 +22,10 @@ from stable_baselines3 import DQN
 from agents.core.agent_files import OFFLINE_AGENTS
 from agents.core.checkpoint import read_checkpoint
 from agents.core.environment import env_settings, make_env, read_rl_zoo_yaml
+from agents.core.hub import METRICS_FILE
 from agents.core.run_folder import ALGO, RunFolder
 from agents.evaluate.evaluation import Evaluation, evaluate
+from agents.train.publish import write_train_eval_metrics
 from agents.train.training import run_agent
 
 WEIGHTS_ONLY_MEMBERS = ("data", "policy.pth", "pytorch_variables.pth", "_stable_baselines3_version", "system_info.txt")
@@ -54,7 +57,9 @@ def stage_offline_agent(
     out: Path,
 ) -> Path:
     """Write a run's agent into ``out`` (``offline_agents/<EnvId>``) in the Hub layout, weights only
-    (an optimizer that has not stepped), with ``results.json`` and a ``TRAINING.md`` that records how it was made."""
+    (an optimizer that has not stepped), with ``results.json``, the run's whole training log (up to its last
+    step, also when ``model_zip`` is an earlier checkpoint: ``TRAINING.md`` says which) and a ``TRAINING.md``
+    that records how it was made."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     env_id = run.env_id
@@ -69,6 +74,7 @@ def stage_offline_agent(
     shutil.copy(run.config, out / "config.yml")
     shutil.copy(run.env_kwargs, out / "env_kwargs.yml")
     (out / "results.json").write_text(json.dumps(evaluation.results_json()))
+    write_train_eval_metrics(run, out / METRICS_FILE)
     (out / "TRAINING.md").write_text(
         f"# The offline {env_id} agent\n\n"
         "Trained on this project's 2-core CPU machine with the Arena's own pipeline:\n\n"
@@ -79,7 +85,9 @@ def stage_offline_agent(
         f"A uniformly random policy on the same seeds: {baseline.mean:.1f} ± {baseline.std:.1f} "
         f"(scores {baseline.scores}).\n\n"
         "Only the weights are kept (SB3's `data` and `policy.pth`, and an optimizer that has not stepped, which "
-        "SB3's `DQN.load` needs).\n"
+        "SB3's `DQN.load` needs), from "
+        f"`{model_zip.name}`. `{METRICS_FILE}` holds the whole run's training log (its monitor logs and "
+        "evaluations), as `rl_zoo3.push_to_hub` zips it: the Play tab's learning curves for this agent.\n"
     )
     return out
 

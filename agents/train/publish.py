@@ -17,6 +17,7 @@ from huggingface_hub.repocard import metadata_eval_result, metadata_save
 
 from agents.core.environment import read_rl_zoo_yaml
 from agents.core.errors import AgentError
+from agents.core.hub import METRICS_FILE
 from agents.core.run_folder import ALGO, RunFolder
 from agents.evaluate.evaluation import Evaluation
 
@@ -66,7 +67,9 @@ python -m rl_zoo3.enjoy --algo {ALGO} --env {env_id} -f logs/
     return text, metadata
 
 
-def _train_eval_metrics(run: RunFolder, archive_path: Path) -> None:
+def write_train_eval_metrics(run: RunFolder, archive_path: Path) -> None:
+    """The run's training log as ``rl_zoo3.push_to_hub`` zips it: ``evaluations.npz`` and the monitor logs
+    under their bare names (what :func:`agents.curves.logs.hub_metrics_curves` reads back)."""
     with zipfile.ZipFile(archive_path, "w") as archive:
         if run.evaluations.is_file():
             archive.write(run.evaluations, arcname=run.evaluations.name)
@@ -86,7 +89,7 @@ def stage_for_hub(run: RunFolder, organization: str, evaluation: Evaluation, rep
         shutil.copy(run.params / name, out / name)
     (out / "results.json").write_text(json.dumps(evaluation.results_json()))
     shutil.copy(replay, out / "replay.mp4")
-    _train_eval_metrics(run, out / "train_eval_metrics.zip")
+    write_train_eval_metrics(run, out / METRICS_FILE)
     hyperparameters = read_rl_zoo_yaml(out / "config.yml")
     text, metadata = model_card(run.env_id, organization, evaluation, hyperparameters)
     (out / "README.md").write_text(text)
