@@ -31,7 +31,15 @@ from tests import hub_cache
 ROOT = Path(__file__).resolve().parents[1]
 PONG = "PongNoFrameskip-v4"
 BREAKOUT = "BreakoutNoFrameskip-v4"
-SHORT = {"n_timesteps": 3000, "learning_starts": 1000, "buffer_size": 3000, "target_update_interval": 400}
+# A short run of the RL Zoo's values, on batches of 16 rather than 32: its 500 gradient steps take a quarter less
+# time, and the Q-values still fall clearly (by 0.046 and 0.059 plain and fast, where 32 gave 0.060 and 0.021).
+SHORT = {
+    "n_timesteps": 3000,
+    "learning_starts": 1000,
+    "buffer_size": 3000,
+    "target_update_interval": 400,
+    "batch_size": 16,
+}
 
 
 @pytest.mark.parametrize("cores", [2, 4, 8, 16, 48])
