@@ -83,8 +83,8 @@ def test_train_examples_run_offline_as_printed(line, fresh_machine, tmp_path):
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["game"] == "Breakout" and (tmp_path / summary["run"] / "BreakoutNoFrameskip-v4.zip").is_file()
     # stderr is a pipe here, as in a log: progress lines as it trains (every 10 s, and the last), not a bar
-    progress = re.findall(r"^([\d,]+)/2,000 steps \(\d+%\), \d+ steps/s, ε", run.stderr, flags=re.MULTILINE)
-    assert len(progress) >= 2 and progress[-1] == "2,000", run.stderr[-2000:]
+    progress = re.findall(r"^([\d,]+)/1,000 steps \(\d+%\), \d+ steps/s, ε", run.stderr, flags=re.MULTILINE)
+    assert len(progress) >= 2 and progress[-1] == "1,000", run.stderr[-2000:]
     assert "━" not in run.stderr  # no progress bar drawn at the end
 
 
