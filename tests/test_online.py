@@ -20,6 +20,7 @@ from agents.core.catalog import get_game
 from agents.core.errors import AgentError
 from agents.core.hub import (
     CACHE_BUDGET_VARIABLE,
+    METRICS_FILE,
     MODEL_CAP_VARIABLE,
     FileTooLarge,
     HubTooSlow,
@@ -30,7 +31,7 @@ from agents.core.hub import (
     size_cap,
 )
 from agents.core.stopping import Stopped, stop_on
-from agents.curves.agent_curves import HUB_METRICS, repo_curves
+from agents.curves.agent_curves import repo_curves
 from agents.play.episode import play_to_folder
 from agents.tabs.play import load_with_progress
 from agents.train.training import _read_start_checkpoint
@@ -230,14 +231,14 @@ def blob_bytes(cache: Path) -> int:
 
 
 def test_a_file_over_its_cap_is_refused_from_its_metadata_before_a_byte_comes(hub, pong_repo, tmp_path):
-    hub.add_repo("someone/dqn-Pong", {**pong_repo, HUB_METRICS: Generated(6 * 10**9)})
-    cap = size_cap(HUB_METRICS)
-    message = rf"someone/dqn-Pong's {HUB_METRICS} is 6,000,000,000 bytes, over its cap of {cap:,} bytes: refused"
+    hub.add_repo("someone/dqn-Pong", {**pong_repo, METRICS_FILE: Generated(6 * 10**9)})
+    cap = size_cap(METRICS_FILE)
+    message = rf"someone/dqn-Pong's {METRICS_FILE} is 6,000,000,000 bytes, over its cap of {cap:,} bytes: refused"
     with pytest.raises(FileTooLarge, match=message):
-        fetch_extra_file("someone/dqn-Pong", HUB_METRICS)
+        fetch_extra_file("someone/dqn-Pong", METRICS_FILE)
     assert hub.generated_bytes_sent == 0 and not [path for method, path in hub.requests if "/cdn/" in path]
     cache = tmp_path / "hf-cache"
-    assert HUB_METRICS not in cache_view(cache).get("someone/dqn-Pong", set()) and blob_bytes(cache) == 0
+    assert METRICS_FILE not in cache_view(cache).get("someone/dqn-Pong", set()) and blob_bytes(cache) == 0
     curves, message = repo_curves(get_game("Pong"), "someone/dqn-Pong")
     assert curves is None and "over its cap" in message  # what the Curves tab says
 
@@ -264,7 +265,7 @@ def test_a_file_whose_size_lies_is_stopped_on_the_stream_and_nothing_stays(hub, 
     ("filename", "variable", "size", "setting", "refused_by_default"),
     [
         ("results.json", "ARENA_HUB_MAX_SMALL_KB", 100_000, "200", True),  # raised past 64 kB
-        (HUB_METRICS, "ARENA_HUB_MAX_CURVES_MIB", 2 * 2**20, "1", False),  # lowered under 32 MiB
+        (METRICS_FILE, "ARENA_HUB_MAX_CURVES_MIB", 2 * 2**20, "1", False),  # lowered under 32 MiB
         ("replay.mp4", "ARENA_HUB_MAX_OTHER_MB", 2 * 10**6, "3", True),  # raised past 1 MB
     ],
 )
@@ -295,22 +296,22 @@ def test_each_kind_of_file_has_its_cap_set_by_an_owner_setting_that_its_refusal_
 
 @pytest.mark.parametrize("variable", ["ARENA_HUB_MAX_SMALL_KB", "ARENA_HUB_MAX_CURVES_MIB", "ARENA_HUB_CACHE_MB"])
 def test_a_bad_cap_setting_is_refused_naming_it_before_any_request(hub, pong_repo, monkeypatch, variable):
-    hub.add_repo("someone/dqn-Pong", {**pong_repo, HUB_METRICS: Generated(1000)})
+    hub.add_repo("someone/dqn-Pong", {**pong_repo, METRICS_FILE: Generated(1000)})
     monkeypatch.setenv(variable, "33" if variable == "ARENA_HUB_MAX_CURVES_MIB" else "lots")
     message = rf"{variable} must be a number from [\d.,]+ to [\d,]+, not .*Fix the Space's variable \(in "
     with pytest.raises(AgentError, match=message):
         if variable == "ARENA_HUB_CACHE_MB":
             fetch_agent_files("someone/dqn-Pong", PONG)  # the cache is trimmed after the download
         else:
-            fetch_extra_file("someone/dqn-Pong", HUB_METRICS if "CURVES" in variable else "results.json")
+            fetch_extra_file("someone/dqn-Pong", METRICS_FILE if "CURVES" in variable else "results.json")
 
 
 @pytest.mark.slow  # waits out a deadline and watches the stream
 def test_a_download_that_no_request_waits_for_stops_and_leaves_nothing(hub, pong_repo, tmp_path, monkeypatch):
-    hub.add_repo("someone/dqn-Pong", {**pong_repo, HUB_METRICS: Generated(30 * 2**20, pause_s=0.1)})  # 3 s
+    hub.add_repo("someone/dqn-Pong", {**pong_repo, METRICS_FILE: Generated(30 * 2**20, pause_s=0.1)})  # 3 s
     monkeypatch.setattr(hub_module, "DOWNLOAD_DEADLINE_S", 1)
-    with pytest.raises(HubTooSlow, match=rf"someone/dqn-Pong's {HUB_METRICS} did not arrive within 1 s\. Try again"):
-        fetch_extra_file("someone/dqn-Pong", HUB_METRICS)
+    with pytest.raises(HubTooSlow, match=rf"someone/dqn-Pong's {METRICS_FILE} did not arrive within 1 s\. Try again"):
+        fetch_extra_file("someone/dqn-Pong", METRICS_FILE)
     time.sleep(1.5)  # a 10 MB chunk of the client, then its next look at the stop
     sent = hub.generated_bytes_sent
     time.sleep(1.0)
