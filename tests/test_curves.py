@@ -448,9 +448,8 @@ def test_a_packed_offline_agent_ships_its_runs_log_and_shows_its_curves(tmp_path
     from agents.core.agent import agent_from_files
     from agents.core.agent_files import offline_agent_files
     from agents.core.catalog import get_game
-    from agents.core.hub import AgentFiles
     from agents.core.run_folder import RunFolder
-    from agents.curves.agent_curves import curves_for
+    from agents.curves.agent_curves import curves_for, offline_curves
     from agents.evaluate.evaluation import Evaluation
     from agents.train.pack_offline import stage_offline_agent
 
@@ -469,16 +468,7 @@ def test_a_packed_offline_agent_ships_its_runs_log_and_shows_its_curves(tmp_path
     out = stage_offline_agent(run, run.model_zip, scores, scores, "python -m agents.train ...", tmp_path / env_id)
 
     DQN.load(out / f"dqn-{env_id}.zip", device="cpu", buffer_size=1)  # still stock SB3's file
-    files = AgentFiles(
-        repo_id=f"offline agent dqn-{env_id}",
-        algo="dqn",
-        model_zip=out / f"dqn-{env_id}.zip",
-        config=out / "config.yml",
-        env_kwargs=out / "env_kwargs.yml",
-        results=out / "results.json",
-        offline=True,
-    )
-    found, said = curves_for(agent_from_files(files, get_game("Breakout")))
+    found, said = offline_curves(out, env_id)  # what curves_for reads for an offline agent in that folder
     assert said.startswith("From the training log of the run the offline agent comes from")
     monitor = load_results(str(run_path))
     assert found.episodes["score"].tolist() == monitor["r"].tolist()
@@ -487,5 +477,5 @@ def test_a_packed_offline_agent_ships_its_runs_log_and_shows_its_curves(tmp_path
     assert found.evaluations["mean"].tolist() == results.mean(axis=1).tolist()
     assert "train_eval_metrics.zip" in (out / "TRAINING.md").read_text()
 
-    without = curves_for(agent_from_files(shipped, get_game("Breakout")))  # the Breakout agent ships no log yet
+    without = curves_for(agent_from_files(shipped, get_game("Breakout")))  # the shipped Breakout agent: no log yet
     assert without[0] is None and "training log is not shipped" in without[1]
