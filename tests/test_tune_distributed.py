@@ -75,8 +75,16 @@ class PostgresServer:
         self.run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-l", log, "-w", "start")
 
     def kill(self) -> None:
-        """SIGKILL to the server's main process (found in /proc), as a crash or an out-of-memory kill would."""
-        os.kill(postmaster(self.port), signal.SIGKILL)
+        """SIGKILL to the server's processes (found in /proc), as a crash of its machine would. Its main process
+        alone is not enough: a backend that serves an open connection outlives it for a while (it notices on its own)
+        and still answers, so a test would race it. The main process is stopped first so that it forks nothing more."""
+        main = postmaster(self.port)
+        os.kill(main, signal.SIGSTOP)
+        backends = children(main)
+        os.kill(main, signal.SIGKILL)
+        for pid in backends:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         self.run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop", check=False)
@@ -179,6 +187,18 @@ def postmaster(port: int) -> int:
         if command[0].endswith(b"/postgres") and f"-p {port}".encode() in b" ".join(command):
             return int(entry.name)
     raise AssertionError(f"no PostgreSQL server on port {port}")
+
+
+def children(parent: int) -> list[int]:
+    """The pids of ``parent``'s child processes (read in /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 @pytest.mark.slow
