@@ -1,6 +1,6 @@
 """Command line: train (or fine-tune) a DQN Atari agent as the RL Zoo does, score it, and stage or push it.
 
-    python -m agents.train --game Breakout --timesteps 2000 --learning-starts 500 --buffer-size 2000 --out runs/
+    python -m agents.train --game Breakout --timesteps 1000 --learning-starts 500 --buffer-size 1000 --out runs/
 
 Thin beside the library it calls, as the RL Zoo keeps ``train.py`` beside ``exp_manager.py``:
 :mod:`agents.train.training` trains, :mod:`agents.evaluate.evaluation` scores,
@@ -40,7 +40,7 @@ From a trained agent (--from pretrained or a repo), values not given are
 fine-tuning values (epsilon from 0.05, learning once the agent's own play has
 filled learning_starts transitions, 500,000 steps); from scratch, the RL Zoo's."""
 CLI_EXAMPLES = """examples:
-  python -m agents.train --game Breakout --timesteps 2000 --learning-starts 500 --buffer-size 2000 --out runs/
+  python -m agents.train --game Breakout --timesteps 1000 --learning-starts 500 --buffer-size 1000 --out runs/
   python -m agents.train --game Pong --timesteps 500000 --learning-starts 20000 --out runs/  # needs the Hub
   python -m agents.train --game Breakout --timesteps 1000000 --out runs/ --push  # needs the Hub and a token
   python -m agents.train --game Pong --from scratch --timesteps 10000000 --fast --out runs/  # a GPU, many cores
