@@ -18,11 +18,13 @@ from playwright.sync_api import expect
 
 from tests import hub_cache
 from tests.media import probe
+from tests.processes import command_line, descendants, process_name
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+EVALUATION_WORKER = "arena-eval"  # the name the app's evaluation workers take: what ps and top show
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -714,17 +716,13 @@ def app_process(url: str) -> int:
 
 
 def request_processes(url: str) -> list[str]:
-    """The app's child processes that a request starts: evaluation workers and ffmpeg encoders."""
-    parent, found = str(app_process(url)), []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] != parent:
-                continue
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except (OSError, IndexError):
-            continue
-        if "agents.evaluate.worker" in command or "ffmpeg" in command:
-            found.append(command[:80])
+    """The processes under the app that a request starts, each as its name and command line: evaluation workers
+    (forks of the app's worker server, under the name they take) and ffmpeg encoders."""
+    found = []
+    for pid in descendants(app_process(url)):
+        named, command = process_name(pid), command_line(pid)
+        if named == EVALUATION_WORKER or "ffmpeg" in command:
+            found.append(f"{named}: {command[:80]}")
     return found
 
 
@@ -749,7 +747,7 @@ def test_a_cancelled_evaluation_stops_its_workers_at_once(app_url):
     for _ in range(2):
         job = client.submit(game="Breakout", episodes=6, max_steps=100_000, api_name="/evaluate")
         started = wait_for(lambda: request_processes(app_url), 60)
-        assert started and all("agents.evaluate.worker" in command for command in started)
+        assert started and all(process.startswith(f"{EVALUATION_WORKER}:") for process in started)
         job.cancel()
         assert_stops_within_5_s(app_url, "a cancelled /evaluate")
     _, _, summary = client.predict(game="Breakout", episodes=2, max_steps=100, api_name="/evaluate")

@@ -3,6 +3,7 @@ stock SB3 playing greedily on the RL Zoo's environment; the sentences beside the
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,9 +24,11 @@ from agents.evaluate.evaluation import Evaluation, evaluate, write_evaluation
 from agents.play.episode import play_to_folder
 from agents.tabs.evaluate import evaluation_markdown, histogram_data, run_evaluation
 from tests.conftest import small_disk
+from tests.processes import descendants, process_name, running
 
 ROOT = Path(__file__).resolve().parents[1]
 BREAKOUT = "BreakoutNoFrameskip-v4"
+EVALUATION_WORKER = "arena-eval"  # the name evaluation workers take: what ps and top show
 
 
 @pytest.fixture(scope="module")
@@ -114,16 +117,9 @@ def test_the_report_the_page_shows(hf_cache):
 
 
 def worker_children() -> list[int]:
-    """This process's evaluation workers, as /proc lists them."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
-                if b"agents.evaluate.worker" in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-        except (OSError, IndexError):
-            continue
-    return found
+    """This process's evaluation workers (forks of its worker server, under the name they take), as /proc lists
+    them."""
+    return [pid for pid in descendants(os.getpid()) if process_name(pid) == EVALUATION_WORKER]
 
 
 def test_an_evaluation_whose_request_ended_stops_and_leaves_no_worker(shipped):
@@ -144,6 +140,53 @@ def test_an_evaluation_whose_request_ended_stops_and_leaves_no_worker(shipped):
     workers, stop_time = seen[0]
     assert len(workers) == 2 and worker_children() == []  # killed and reaped before evaluate returned
     assert time.monotonic() - stop_time < 1
+
+
+def test_a_worker_killed_from_outside_ends_the_evaluation_saying_so_and_leaves_no_worker(shipped):
+    """A worker killed mid-game (as the kernel's out-of-memory killer would) ends the evaluation at once with
+    its exit status; the other worker is killed and reaped, and the next evaluation forks new ones."""
+    seen = []
+
+    def kill_one_once_both_started() -> None:
+        deadline = time.monotonic() + 30
+        while len(workers := worker_children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append((workers, time.monotonic()))
+        os.kill(workers[0], signal.SIGKILL)
+
+    threading.Thread(target=kill_one_once_both_started, daemon=True).start()
+    with pytest.raises(AgentError, match=r"An evaluation worker stopped \(status -9\)"):
+        evaluate(shipped, n_episodes=100, max_steps=100_000, workers=2)
+    workers, kill_time = seen[0]
+    assert len(workers) == 2 and worker_children() == []
+    assert time.monotonic() - kill_time < 2
+    assert evaluate(shipped, n_episodes=2, max_steps=50, workers=2).episode_steps == [50, 50]
+
+
+EVALUATING = f"""
+from agents.core.agent_files import offline_agent_files
+from agents.core.catalog import get_game
+from agents.evaluate.evaluation import evaluate_files
+evaluate_files(offline_agent_files("{BREAKOUT}"), get_game("Breakout"), 100, max_steps=100_000, workers=2)
+"""
+
+
+def test_a_process_killed_mid_evaluation_leaves_no_worker_and_no_server():
+    """The app (or a command line) killed mid-evaluation, as an out-of-memory kill or a Space restart would: its
+    workers' server finds its input closed, kills the workers and ends, within seconds."""
+    process = subprocess.Popen([sys.executable, "-c", EVALUATING], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while len([pid for pid in descendants(process.pid) if process_name(pid) == EVALUATION_WORKER]) < 2:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    below = descendants(process.pid)  # the server and its two workers
+    assert len(below) == 3
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 5
+    while any(running(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in below if running(pid)]
 
 
 def test_the_sentence_beside_a_published_score():

@@ -30,6 +30,7 @@ from agents.jobs.manager import JobManager, _new_record
 from agents.tabs.tune import job_study
 from agents.tune.tuning import TuningSettings, load_study, open_storage, open_study
 from tests.conftest import free_port
+from tests.processes import children
 from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,18 +188,6 @@ def postmaster(port: int) -> int:
         if command[0].endswith(b"/postgres") and f"-p {port}".encode() in b" ".join(command):
             return int(entry.name)
     raise AssertionError(f"no PostgreSQL server on port {port}")
-
-
-def children(parent: int) -> list[int]:
-    """The pids of ``parent``'s child processes (read in /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """Score an agent over seeded games with the Play pipeline's rollout, in parallel over the machine's cores.
 
 This module stays light (no torch): the command line starts the workers before anything heavy loads.
-The games are shared out among worker processes (``python -m agents.evaluate.worker``, one per core),
+The games are shared out among worker processes (one per core, forked from a server that imported torch once:
+:mod:`agents.evaluate.worker`),
 each loading the agent from its files with the same safe loader and playing its games with
 :func:`agents.play.rollout.play_games`, a few at a time with one forward pass for all of them, no screens
 and no video. The game with seed ``k`` is the one Play shows for seed ``k``, whatever the number of
@@ -11,16 +12,17 @@ games or workers. Progress (games finished, steps/s) is read from the workers as
 import argparse
 import datetime
 import errno
+import itertools
 import json
 import os
 import queue
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,32 +165,112 @@ def check_evaluation_inputs(
     )
 
 
+class _WorkerServer:
+    """The server the workers are forked from (:mod:`agents.evaluate.worker` says why), started by this process's
+    first evaluation and kept for the next ones; a thread hands each line it writes to its worker's queue."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agents.evaluate.worker"],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # the ALE's banners; a worker's failure comes as a message
+        )
+        self.lock = threading.Lock()
+        self.inboxes: dict[int, queue.Queue] = {}
+        self.ids = itertools.count()
+        threading.Thread(target=self._hand_out, daemon=True, name="evaluation-workers").start()
+
+    def _hand_out(self) -> None:
+        for line in self.process.stdout:
+            if line.startswith(b"{"):
+                message = json.loads(line)
+                with self.lock:
+                    inbox = self.inboxes.get(message.pop("id"))
+                if inbox is not None:
+                    inbox.put(message)
+        status = self.process.wait()  # the server is gone (killed, out of memory): its workers with it
+        with self.lock:
+            inboxes, self.inboxes = list(self.inboxes.values()), {}
+        for inbox in inboxes:
+            inbox.put({"ended": status})
+
+    def request(self, message: dict) -> None:
+        with self.lock:
+            self.process.stdin.write((json.dumps(message) + "\n").encode())
+            self.process.stdin.flush()
+
+    def start(self, spec: dict) -> tuple[int, queue.Queue]:
+        """A new worker's id and the queue its lines come to."""
+        inbox: queue.Queue = queue.Queue()
+        with self.lock:
+            worker_id = next(self.ids)
+            self.inboxes[worker_id] = inbox
+        try:
+            self.request({"id": worker_id, "spec": spec})
+        except OSError:  # the server ended since it was looked at: the next evaluation starts a new one
+            self.forget(worker_id)
+            raise AgentError("The evaluation workers' server stopped just now: run the evaluation again.") from None
+        return worker_id, inbox
+
+    def forget(self, worker_id: int) -> None:
+        with self.lock:
+            self.inboxes.pop(worker_id, None)
+
+
+_server: _WorkerServer | None = None
+_server_lock = threading.Lock()
+
+
+def _worker_server() -> _WorkerServer:
+    """This process's worker server, started again if it has ended."""
+    global _server
+    with _server_lock:
+        if _server is None or _server.process.poll() is not None:
+            _server = _WorkerServer()
+        return _server
+
+
+class _Worker:
+    """One forked worker, as the evaluation sees it: it can be killed (by the server, which alone knows whether
+    the pid is still its worker's) and waited for."""
+
+    def __init__(self, server: _WorkerServer, worker_id: int) -> None:
+        self.server, self.id = server, worker_id
+        self.ended = threading.Event()
+
+    def kill(self) -> None:
+        with suppress(OSError):  # the server is gone, and its workers with it
+            self.server.request({"id": self.id, "kill": True})
+
+    def wait(self) -> None:
+        self.ended.wait()
+
+
 def _run_worker(
     files: AgentFiles, game: str, seeds: list[int], epsilon: float, max_steps: int, messages: queue.Queue
-) -> subprocess.Popen:
-    """Start a worker on its share of the seeds; a thread hands its reports (JSON lines on its stdout) to
-    ``messages``, then says it has ended, with its last words if it failed."""
-    # Absolute paths: the worker runs in the project's folder, not necessarily the caller's.
+) -> _Worker:
+    """Start a worker on its share of the seeds; a thread hands its reports to ``messages``, then says it has
+    ended, with its last words if it failed."""
+    # Absolute paths: the server runs in the project's folder, not necessarily the caller's.
     paths = {k: str(Path(v).resolve()) if isinstance(v, Path) else v for k, v in asdict(files).items()}
     spec = {"files": paths, "game": game}
     spec |= {"seeds": seeds, "epsilon": epsilon, "max_steps": max_steps, "slots": SLOTS}
-    errors = tempfile.TemporaryFile(mode="w+")  # a pipe left unread could fill and block the worker
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "agents.evaluate.worker", json.dumps(spec)],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=errors,
-        text=True,
-    )
+    server = _worker_server()
+    worker_id, inbox = server.start(spec)
+    worker = _Worker(server, worker_id)
 
     def forward() -> None:
-        for line in worker.stdout:
-            if line.startswith("{"):
-                messages.put(json.loads(line))
-        worker.wait()
-        errors.seek(0)
-        messages.put({"ended": worker.pid, "code": worker.returncode, "stderr": errors.read()[-2000:]})
-        errors.close()
+        last_words = ""
+        while "ended" not in (message := inbox.get()):
+            if "crash" in message:
+                last_words = message["crash"]
+            elif "pid" not in message:
+                messages.put(message)
+        server.forget(worker_id)
+        worker.ended.set()
+        messages.put({"ended": worker_id, "code": message["ended"], "stderr": last_words})
 
     threading.Thread(target=forward, daemon=True).start()
     return worker
@@ -232,7 +314,8 @@ def evaluate_files(
             if "ended" in message:
                 ended += 1
                 if message["code"] != 0:
-                    raise AgentError(f"An evaluation worker stopped (status {message['code']}): {message['stderr']}")
+                    last_words = f": {message['stderr']}" if message["stderr"] else ""
+                    raise AgentError(f"An evaluation worker stopped (status {message['code']}){last_words}")
             elif "error" in message:
                 raise AgentError(message["error"])
             else:
@@ -243,7 +326,7 @@ def evaluate_files(
                     progress(len(games), len(seeds), steps / (time.perf_counter() - started))
     finally:
         for process in processes:
-            if process.poll() is None:
+            if not process.ended.is_set():
                 process.kill()
         for process in processes:
             process.wait()  # reaped at once: no worker outlives its evaluation
