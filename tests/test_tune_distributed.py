@@ -30,7 +30,7 @@ from agents.jobs.manager import JobManager, _new_record
 from agents.tabs.tune import job_study
 from agents.tune.tuning import TuningSettings, load_study, open_storage, open_study
 from tests.conftest import free_port
-from tests.processes import children
+from tests.processes import children, running
 from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,9 +76,10 @@ class PostgresServer:
         self.run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-l", log, "-w", "start")
 
     def kill(self) -> None:
-        """SIGKILL to the server's processes (found in /proc), as a crash of its machine would. Its main process
-        alone is not enough: a backend that serves an open connection outlives it for a while (it notices on its own)
-        and still answers, so a test would race it. The main process is stopped first so that it forks nothing more."""
+        """SIGKILL to the server's processes (found in /proc), as a crash of its machine would; returns once they
+        have exited. Its main process alone is not enough: a backend that serves an open connection outlives it for
+        a while (it notices on its own) and still answers, so a test would race it. The main process is stopped
+        first so that it forks nothing more."""
         main = postmaster(self.port)
         os.kill(main, signal.SIGSTOP)
         backends = children(main)
@@ -86,6 +87,12 @@ class PostgresServer:
         for pid in backends:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        # A signal is sent, not yet taken: until the main process has exited, its listening socket still completes
+        # a client's connection (then drops it), where a dead server's port refuses it.
+        deadline = time.monotonic() + 30
+        while any(running(pid) for pid in (main, *backends)):
+            assert time.monotonic() < deadline, "the killed PostgreSQL server's processes did not exit"
+            time.sleep(0.01)
 
     def stop(self) -> None:
         self.run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop", check=False)
