@@ -116,10 +116,10 @@ def test_the_report_the_page_shows(hf_cache):
     assert histogram_data(report.evaluation)["games"].sum() == 3
 
 
-def worker_children() -> list[int]:
-    """This process's evaluation workers (forks of its worker server, under the name they take), as /proc lists
-    them."""
-    return [pid for pid in descendants(os.getpid()) if process_name(pid) == EVALUATION_WORKER]
+def worker_children(ancestor: int | None = None) -> list[int]:
+    """The evaluation workers under ``ancestor`` (this process by default): forks of its worker server, under the
+    name they take, as /proc lists them."""
+    return [pid for pid in descendants(ancestor or os.getpid()) if process_name(pid) == EVALUATION_WORKER]
 
 
 def test_an_evaluation_whose_request_ended_stops_and_leaves_no_worker(shipped):
@@ -176,7 +176,7 @@ def test_a_process_killed_mid_evaluation_leaves_no_worker_and_no_server():
     workers' server finds its input closed, kills the workers and ends, within seconds."""
     process = subprocess.Popen([sys.executable, "-c", EVALUATING], cwd=ROOT)
     deadline = time.monotonic() + 60
-    while len([pid for pid in descendants(process.pid) if process_name(pid) == EVALUATION_WORKER]) < 2:
+    while len(worker_children(process.pid)) < 2:
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
     below = descendants(process.pid)  # the server and its two workers

@@ -266,7 +266,7 @@ def _run_worker(
         while "ended" not in (message := inbox.get()):
             if "crash" in message:
                 last_words = message["crash"]
-            elif "pid" not in message:
+            else:
                 messages.put(message)
         server.forget(worker_id)
         worker.ended.set()

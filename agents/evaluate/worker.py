@@ -14,8 +14,7 @@ pipeline's rollout on one thread, and exits. One JSON object a line, each to or 
 ``id``:
 
 - to the server: ``{"id", "spec"}`` starts a worker on ``spec``; ``{"id", "kill": true}`` kills it;
-- from the server: ``{"id", "pid"}`` once forked, ``{"id", "ended": status}`` once exited (negative: killed
-  by that signal);
+- from the server: ``{"id", "ended": status}`` once the worker exited (negative: killed by that signal);
 - from the worker: ``{"id", "steps": n}`` now and then, ``{"id", "steps", "seed", "score", "length",
   "game_over"}`` when a game ends, ``{"id", "error": message}`` for a refused agent, ``{"id", "crash":
   traceback}`` before it exits with status 1.
@@ -29,6 +28,7 @@ import os
 import select
 import signal
 import traceback
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
@@ -51,7 +51,7 @@ def _send(out: int, message: dict[str, Any]) -> None:
     os.write(out, (json.dumps(message) + "\n").encode())
 
 
-def play_share(spec: dict[str, Any], report) -> None:
+def play_share(spec: dict[str, Any], report: Callable[[dict[str, Any]], None]) -> None:
     """Play ``spec``'s seeds, handing each report (a dict) to ``report``."""
     files = AgentFiles(
         **{
@@ -143,7 +143,6 @@ def serve() -> None:
                     if pid == 0:
                         _worker(request, out)
                     workers[pid] = request["id"]
-                    _send(out, {"id": request["id"], "pid": pid})
             _reap(workers, out)
     except BrokenPipeError:  # the process that started this one is gone: no one reads on
         pass
