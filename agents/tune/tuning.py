@@ -69,6 +69,7 @@ N_STARTUP_TRIALS = 10  # rl_zoo3.train's default: random trials before TPE sampl
 STEPS_PER_EVALUATION = 100_000  # rl_zoo3.train's default: one report to the pruner per 100k steps
 HEARTBEAT_S = 5
 GRACE_S = 20  # a trial whose worker has not beaten for this long is failed by the next worker to look
+JOURNAL_LOCK_GRACE_S = 30  # Optuna's default: a journal lock held this long is a dead writer's, and is broken
 CONNECT_TIMEOUT_S = 5
 SERVER_ADDRESS = re.compile(r'connection to server (at "[^"]*", port \d+|on socket "[^"]*") failed: ')
 DATABASE_LOST = "database_lost"  # a worker's stop reason when its study's database stops answering mid-study
@@ -209,6 +210,12 @@ def _repaired_line(line: bytes) -> tuple[bytes, bytes]:
     return b"", line
 
 
+def journal_lock(path: Path) -> JournalFileSymlinkLock:
+    """The lock Optuna's journal backend takes around each write (its default kind), with the grace period
+    after which a lock left by a writer that died is broken."""
+    return JournalFileSymlinkLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S)
+
+
 def repair_journal(path: Path) -> Path | None:
     """Mend a journal file that a crash mid-write tore, before Optuna reads it: its unfinished last record
     (which no reader has taken: Optuna reads whole lines only) and any torn bytes a later record was glued
@@ -218,7 +225,7 @@ def repair_journal(path: Path) -> Path | None:
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
-    lock = JournalFileSymlinkLock(str(path))
+    lock = journal_lock(path)
     lock.acquire()
     try:
         with open(path, "rb") as file:
@@ -287,7 +294,7 @@ def open_storage(storage: str) -> BaseStorage:
     if is_journal(storage):
         Path(storage).parent.mkdir(parents=True, exist_ok=True)
         repair_journal(Path(storage))
-        return JournalStorage(JournalFileBackend(storage))
+        return JournalStorage(JournalFileBackend(storage, lock_obj=journal_lock(Path(storage))))
     what = (
         f"Cannot use the study storage {shown_storage(storage)!r}"
         if "://" in storage
