@@ -279,6 +279,14 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
         assert controls_top > 0 and drawn_bottom <= controls_top, (drawn_bottom, controls_top)
     expect(page.get_by_text("played by the Arena's offline agent")).to_be_visible(timeout=60_000)
     screenshot(page, tmp_path, f"play-{width}.png")
+    page.get_by_role("button", name="How this agent learned").click()  # from the log shipped beside it
+    expect(page.get_by_text("From the training log of the run the offline agent comes from")).to_be_visible(
+        timeout=30_000
+    )
+    expect(page.get_by_text("Training episodes' scores")).to_be_visible()
+    expect(page.get_by_text("Evaluations during training")).to_be_visible()
+    page.get_by_text("Training episodes' scores").scroll_into_view_if_needed()
+    screenshot(page, tmp_path, f"learned-offline-{width}.png")
 
     page.get_by_role("combobox", name="Game").click()
     page.get_by_role("option", name="Space Invaders · needs the Hub (not cached)").click()

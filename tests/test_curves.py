@@ -477,5 +477,15 @@ def test_a_packed_offline_agent_ships_its_runs_log_and_shows_its_curves(tmp_path
     assert found.evaluations["mean"].tolist() == results.mean(axis=1).tolist()
     assert "train_eval_metrics.zip" in (out / "TRAINING.md").read_text()
 
-    without = curves_for(agent_from_files(shipped, get_game("Breakout")))  # the shipped Breakout agent: no log yet
-    assert without[0] is None and "training log is not shipped" in without[1]
+    # The shipped Breakout agent's own log, as the Play tab shows it, against SB3's reading of the files it ships.
+    shipped_log = tmp_path / "shipped-log"
+    with zipfile.ZipFile(shipped.model_zip.parent / "train_eval_metrics.zip") as metrics:
+        metrics.extractall(shipped_log)
+    its_own, said = curves_for(agent_from_files(shipped, get_game("Breakout")))
+    assert said.startswith("From the training log of the run the offline agent comes from")
+    assert its_own.episodes["score"].tolist() == load_results(str(shipped_log))["r"].tolist()
+    with np.load(shipped_log / "evaluations.npz") as evaluations:
+        assert its_own.evaluations["timesteps"].tolist() == evaluations["timesteps"].tolist()
+        assert its_own.evaluations["mean"].tolist() == evaluations["results"].mean(axis=1).tolist()
+    nothing, said = offline_curves(tmp_path / "no-log", env_id)  # an offline agent shipped without its log
+    assert nothing is None and "training log is not shipped" in said

@@ -167,12 +167,13 @@ def first_episode_scores(settings: TrainingSettings, out: Path) -> list[float]:
 
 @pytest.mark.slow
 def test_fine_tuning_plays_like_the_trained_agent_from_its_first_episodes(hf_cache, tmp_path):
-    """The shipped Breakout agent (29 points on its card) as a Hub repo: with fine-tuning values its first
+    """The shipped Breakout agent (its card's score as a Hub repo's results.json): with fine-tuning values its first
     games score like it, where a random player (the RL Zoo's values play randomly until learning_starts)
     scores about 1."""
     shipped = ROOT / "offline_agents" / BREAKOUT / f"dqn-{BREAKOUT}.zip"
     repo = f"tester/trained-dqn-{BREAKOUT}"
-    hub_cache.add_rl_zoo_repo(hf_cache, repo, BREAKOUT, shipped, mean_reward=29.0)
+    card = json.loads((shipped.parent / "results.json").read_text())
+    hub_cache.add_rl_zoo_repo(hf_cache, repo, BREAKOUT, shipped, mean_reward=card["mean_reward"])
     budget = {"n_timesteps": 3000, "buffer_size": 3000, "learning_starts": 3000}
     fine = TrainingSettings("Breakout", repo, budget, eval_freq=-1, save_freq=-1)
     random_play = TrainingSettings("Breakout", "scratch", budget, eval_freq=-1, save_freq=-1)
