@@ -35,6 +35,7 @@ from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER_CHEAP_SEED = 2207  # as CHEAP_SEED, another worker's (≤ 1.6)
+GRACE_S = 10  # the lowest heartbeat grace a Space's owner may set (ARENA_OPTUNA_GRACE_S): two heartbeats
 
 
 def postgres_bin() -> Path:
@@ -126,9 +127,8 @@ def worker(url: str, study: str, trials: int, seed: int, out: Path, hostname: st
     command += ["--storage", url, "--study-name", study, "--seed", str(seed), "--out", str(out)]
     if hostname:
         command = ["unshare", "--uts", "sh", "-c", f'hostname {hostname} && exec "$@"', "sh", *command]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    env = {**ONE_THREAD, "ARENA_OPTUNA_GRACE_S": str(GRACE_S)}
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def summary(process: subprocess.Popen) -> dict:

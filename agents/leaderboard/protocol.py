@@ -11,17 +11,18 @@ at about two standard errors, while a submission costs minutes on a 2-core Space
 the protocol's name then changes too, and a new board starts.
 """
 
-import os
 import random
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.core.numbers import MAX_SEED, user_number
+from agents.core.numbers import MAX_SEED, OwnerSetting
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES
 
 PROTOCOL_GAMES = 30
+GAMES = OwnerSetting("ARENA_LEADERBOARD_GAMES", PROTOCOL_GAMES, 1, MAX_EPISODES, whole=True, unit="games a submission")
+MAX_STEPS = OwnerSetting("ARENA_LEADERBOARD_MAX_STEPS", EVAL_MAX_STEPS, 1, 100_000, whole=True, unit="agent steps")
 RANDOM_EPSILON = 1.0  # the reference row of a uniformly random agent: every action a random one
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,15 +52,7 @@ class Protocol:
 
 def current_protocol() -> Protocol:
     """The protocol new submissions are measured on: the Arena's, or the one the settings name."""
-    games = user_number(
-        "ARENA_LEADERBOARD_GAMES",
-        int(os.getenv("ARENA_LEADERBOARD_GAMES", PROTOCOL_GAMES)),
-        1,
-        MAX_EPISODES,
-        whole=True,
-    )
-    steps = int(os.getenv("ARENA_LEADERBOARD_MAX_STEPS", EVAL_MAX_STEPS))
-    return Protocol(games, user_number("ARENA_LEADERBOARD_MAX_STEPS", steps, 1, 100_000, whole=True))
+    return Protocol(int(GAMES.value()), int(MAX_STEPS.value()))
 
 
 def arena_version() -> str:

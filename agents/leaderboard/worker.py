@@ -20,11 +20,13 @@ import sqlalchemy as sa
 
 from agents.core.catalog import get_game
 from agents.core.errors import AgentError
+from agents.core.numbers import OwnerSetting
 from agents.evaluate.evaluation import evaluate_files
 from agents.leaderboard import store
 from agents.leaderboard.board import agent_files_at
 
-LEASE_S = float(os.getenv("ARENA_LEADERBOARD_LEASE_S", "120"))  # a dead worker's submission waits this long at most
+# A dead worker's submission waits this long at most before another worker takes it over.
+LEASE = OwnerSetting("ARENA_LEADERBOARD_LEASE_S", 120, 4, 86_400, whole=False, unit="seconds")
 POLL_S = 2.0
 
 
@@ -42,18 +44,18 @@ class WorkerLog:
     lost: list[int] = field(default_factory=list)
 
 
-def _keep_lease(url: str, entry: store.Submission, worker: str, done: threading.Event) -> None:
+def _keep_lease(url: str, entry: store.Submission, worker: str, lease_s: float, done: threading.Event) -> None:
     """Renew the lease a few times per lease until ``done``: a live worker keeps its submission however slowly
     its games start; a dead one stops renewing."""
-    while not done.wait(LEASE_S / 4):
-        store.renew(url, entry.id, worker, LEASE_S)
+    while not done.wait(lease_s / 4):
+        store.renew(url, entry.id, worker, lease_s)
 
 
-def evaluate_entry(url: str, entry: store.Submission, log: WorkerLog) -> None:
-    """Play the entry's games and record them, while this worker still holds it."""
+def evaluate_entry(url: str, entry: store.Submission, log: WorkerLog, lease_s: float) -> None:
+    """Play the entry's games and record them, while this worker still holds it (renewing its lease)."""
     game = get_game(entry.game)
     done = threading.Event()
-    threading.Thread(target=_keep_lease, args=(url, entry, log.name, done), daemon=True).start()
+    threading.Thread(target=_keep_lease, args=(url, entry, log.name, lease_s, done), daemon=True).start()
     try:
         files = agent_files_at(entry, game)
         evaluation = evaluate_files(files, game, len(entry.seeds), entry.epsilon, entry.max_steps, entry.seeds[0])
@@ -85,12 +87,12 @@ def evaluate_entry(url: str, entry: store.Submission, log: WorkerLog) -> None:
 def run_worker(url: str, drain: bool = False) -> WorkerLog:
     """Evaluate submissions as they come; with ``drain``, return once nothing is waiting or held by any worker
     (a dead worker's submission is waited for until its lease runs out, then taken over)."""
-    log = WorkerLog(worker_name())
+    log, lease_s = WorkerLog(worker_name()), LEASE.value()
     while True:
         try:
-            entry = store.claim(url, log.name, LEASE_S)
+            entry = store.claim(url, log.name, lease_s)
             if entry is not None:
-                evaluate_entry(url, entry, log)
+                evaluate_entry(url, entry, log, lease_s)
                 continue
             if drain and not store.waiting(url):
                 return log

@@ -49,7 +49,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from agents.core.catalog import Game
 from agents.core.checkpoint import Checkpoint
 from agents.core.errors import AgentError
-from agents.core.numbers import MAX_SEED, user_number
+from agents.core.numbers import MAX_SEED, OwnerSetting, user_number
 from agents.core.repo_game import resolve_game
 from agents.core.run_folder import ALGO
 from agents.train.hyperparams import EDITABLE, check_memory, rl_zoo_atari_defaults, start_values
@@ -68,7 +68,9 @@ PRUNERS = ("median", "none")
 N_STARTUP_TRIALS = 10  # rl_zoo3.train's default: random trials before TPE samples, and before the median prunes
 STEPS_PER_EVALUATION = 100_000  # rl_zoo3.train's default: one report to the pruner per 100k steps
 HEARTBEAT_S = 5
-GRACE_S = 20  # a trial whose worker has not beaten for this long is failed by the next worker to look
+# A trial whose worker has not beaten for this long is failed by the next worker to look; at least Optuna's own
+# default, two heartbeats, so that one late beat fails no live trial.
+HEARTBEAT_GRACE = OwnerSetting("ARENA_OPTUNA_GRACE_S", 20, 2 * HEARTBEAT_S, 86_400, whole=True, unit="seconds")
 JOURNAL_LOCK_GRACE_S = 30  # Optuna's default: a journal lock held this long is a dead writer's, and is broken
 CONNECT_TIMEOUT_S = 5
 SERVER_ADDRESS = re.compile(r'connection to server (at "[^"]*", port \d+|on socket "[^"]*") failed: ')
@@ -317,7 +319,7 @@ def open_storage(storage: str) -> BaseStorage:
                         storage,
                         engine_kwargs={"connect_args": connect_args},
                         heartbeat_interval=HEARTBEAT_S,
-                        grace_period=GRACE_S,
+                        grace_period=int(HEARTBEAT_GRACE.value()),
                     )
             except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
                 # Workers started together on an empty database race to make Optuna's tables (PostgreSQL:
