@@ -30,7 +30,7 @@ from agents.jobs.manager import JobManager, _new_record
 from agents.tabs.tune import job_study
 from agents.tune.tuning import TuningSettings, load_study, open_storage, open_study
 from tests.conftest import free_port
-from tests.processes import children, running
+from tests.processes import children, command_line, running
 from tests.test_tune import CHEAP_SEED, ONE_THREAD, TINY, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,11 +188,8 @@ def test_a_worker_killed_mid_trial_leaves_the_study_to_the_others(postgres_url, 
 def postmaster(port: int) -> int:
     """The pid of the PostgreSQL server listening on ``port`` (read in /proc)."""
     for entry in Path("/proc").iterdir():
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if command[0].endswith(b"/postgres") and f"-p {port}".encode() in b" ".join(command):
+        command = command_line(int(entry.name)).split() if entry.name.isdigit() else []
+        if command and command[0].endswith("/postgres") and f"-p {port}" in " ".join(command):
             return int(entry.name)
     raise AssertionError(f"no PostgreSQL server on port {port}")
 
