@@ -8,9 +8,9 @@ whose agent can actually play here.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from agents.core.catalog import GAMES, Game, get_game
+from agents.core.data_root import PROJECT_ROOT
 from agents.core.hub import (
     AgentFiles,
     ByteProgress,
@@ -21,7 +21,7 @@ from agents.core.hub import (
     hub_reachable,
 )
 
-OFFLINE_AGENTS = Path(__file__).resolve().parents[2] / "offline_agents"
+OFFLINE_AGENTS = PROJECT_ROOT / "offline_agents"
 
 CACHED = "cached"
 DOWNLOADABLE = "from the Hub"

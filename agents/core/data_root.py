@@ -1,7 +1,10 @@
-"""Where the Arena keeps what outlives a restart: jobs, studies and their runs."""
+"""Where the Arena's files are: the project's folder (its code, shipped agents and training logs), and the data
+folder, which keeps what outlives a restart: jobs, studies and their runs."""
 
 import os
 from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder of app.py, where the command lines run
 
 
 def data_root() -> Path:

@@ -38,6 +38,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from agents.core.data_root import PROJECT_ROOT
 from agents.core.errors import AgentError
 
 WINDOW = 100
@@ -46,7 +47,7 @@ WINDOW = 100
 MAX_POINTS = 2000
 """Most episodes :func:`thin_episodes` keeps (and ``training_logs/`` holds per game)."""
 
-TRAINING_LOGS = Path(__file__).resolve().parents[2] / "training_logs"
+TRAINING_LOGS = PROJECT_ROOT / "training_logs"
 EVALUATIONS = "evaluations.npz"
 MONITOR_NAME = re.compile(r"(?P<env>\d{1,4})\.(?:before-(?P<steps>\d{1,12})\.)?monitor\.csv")
 ENV_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}-v\d{1,3}")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agents.core.catalog import Game
+from agents.core.data_root import PROJECT_ROOT
 from agents.core.errors import AgentError
 from agents.core.hub import AgentFiles
 from agents.core.numbers import MAX_SEED, user_number
@@ -44,7 +45,6 @@ EVAL_EPSILON = 0.01  # as the RL Zoo evaluates Atari agents: stochastically, wit
 EVAL_MAX_STEPS = 27_000  # agent steps = 108,000 frames, the usual Atari limit
 MAX_EPISODES = 100
 SLOTS = 4  # games each worker keeps in play at once, their observations in one batch
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STOP_POLL_S = 0.2  # how often the evaluation looks whether its request has ended (agents.core.stopping)
 
 EvaluationProgress = Callable[[int, int, float], None]  # games finished, games in all, steps/s

@@ -34,7 +34,7 @@ from typing import Any
 from agents.core.agent_files import find_agent_files
 from agents.core.catalog import Game
 from agents.core.checkpoint import read_checkpoint
-from agents.core.data_root import data_root
+from agents.core.data_root import PROJECT_ROOT, data_root
 from agents.core.errors import AgentError
 from agents.core.hub import ByteProgress
 from agents.core.run_folder import RunFolder
@@ -62,7 +62,6 @@ from agents.tune.tuning import (
 )
 
 SAVE_PROGRESS_S = 2
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KEEP_CHECKPOINTS = 2
 N_EVAL_EPISODES = 5
 

@@ -15,8 +15,8 @@ import random
 import re
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
+from agents.core.data_root import PROJECT_ROOT
 from agents.core.numbers import MAX_SEED, OwnerSetting
 from agents.evaluate.evaluation import EVAL_EPSILON, EVAL_MAX_STEPS, MAX_EPISODES
 
@@ -24,7 +24,6 @@ PROTOCOL_GAMES = 30
 GAMES = OwnerSetting("ARENA_LEADERBOARD_GAMES", PROTOCOL_GAMES, 1, MAX_EPISODES, whole=True, unit="games a submission")
 MAX_STEPS = OwnerSetting("ARENA_LEADERBOARD_MAX_STEPS", EVAL_MAX_STEPS, 1, 100_000, whole=True, unit="agent steps")
 RANDOM_EPSILON = 1.0  # the reference row of a uniformly random agent: every action a random one
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 
+from agents.core.data_root import PROJECT_ROOT
 from agents.core.environment import ATARI_WRAPPER, env_settings, make_env
 from agents.core.kept_measurement import KeptMeasurement
 from agents.train.hyperparams import replay_ratio
@@ -32,7 +32,6 @@ MEASURED_TRAIN_FREQ = 4
 MEASURED_GRADIENT_STEPS = 32
 MEASURED_BATCH = 32
 MEASURING_TIMEOUT_S = 300  # a machine so loaded that the timing takes longer gets no estimate
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
