@@ -302,17 +302,17 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
         "from agents.jobs.manager import JobManager\n"
         "from agents.train.training import TrainingSettings\n"
         "jobs = JobManager(sys.argv[1])\n"
-        "jobs.start(TrainingSettings(game='Breakout', start='scratch', eval_freq=-1, save_freq=500,\n"
-        "    hyperparameters={'n_timesteps': 2000, 'learning_starts': 500, 'buffer_size': 1000,\n"
+        "jobs.start(TrainingSettings(game='Breakout', start='scratch', eval_freq=-1, save_freq=250,\n"
+        "    hyperparameters={'n_timesteps': 1000, 'learning_starts': 250, 'buffer_size': 1000,\n"
         "                     'exploration_fraction': 1.0}))\n"
         "time.sleep(600)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=os.environ.copy())
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob("jobs/*/logs/dqn/*/rl_model_1000_steps.zip")):
+    while not list(tmp_path.glob("jobs/*/logs/dqn/*/rl_model_500_steps.zip")):
         assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.5)
-    time.sleep(1)
+        time.sleep(0.1)
+    time.sleep(0.5)  # mid-way to the next checkpoint, 250 steps on: killed within 0.6 s of this one
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert JobManager(tmp_path).status()["status"] == "running"  # what a restarted app finds
@@ -324,24 +324,24 @@ def test_a_job_resumes_from_its_last_checkpoint_after_a_restart(hf_cache, tmp_pa
     run = Path(status["run_folder"])
     assert run.name == f"{BREAKOUT}_1"
     assert sorted(p.name for p in run.glob("rl_model_*_steps.zip")) == [
-        "rl_model_1500_steps.zip",
-        "rl_model_2000_steps.zip",
+        "rl_model_1000_steps.zip",
+        "rl_model_750_steps.zip",
     ]
     assert list(run.glob("0.before-*.monitor.csv")), "the first part's training log is kept"
-    assert status["progress"]["timesteps"] == 2000
+    assert status["progress"]["timesteps"] == 1000
     model = read_checkpoint(run / f"{BREAKOUT}.zip")
-    assert model.num_timesteps == 2000
+    assert model.num_timesteps == 1000
     assert np.isfinite(status["results"]["mean_reward"])
-    # The exploration schedule goes on where it was: ε falls linearly from 1 to 0.01 over all 2,000 steps,
-    # so at step 1,500 (500 steps after the restart) it is 1 - 0.99 × 1500/2000, not a restarted schedule's.
-    with zipfile.ZipFile(run / "rl_model_1500_steps.zip") as archive:
+    # The exploration schedule goes on where it was: ε falls linearly from 1 to 0.01 over all 1,000 steps,
+    # so at step 750 (250 steps after the restart) it is 1 - 0.99 × 750/1000, not a restarted schedule's.
+    with zipfile.ZipFile(run / "rl_model_750_steps.zip") as archive:
         data = json.loads(archive.read("data"))
-    assert data["num_timesteps"] == 1500
-    assert data["exploration_rate"] == pytest.approx(1 - 0.99 * 1500 / 2000, abs=0.002)
+    assert data["num_timesteps"] == 750
+    assert data["exploration_rate"] == pytest.approx(1 - 0.99 * 750 / 1000, abs=0.002)
     # No gradient step on the empty replay memory of a restart: the restored policy first plays
-    # min(learning_starts, buffer_size) = 500 steps into it, so steps 1,500 to 2,000 learn (every 4th).
+    # min(learning_starts, buffer_size) = 250 steps into it, so steps 750 to 1,000 learn (every 4th).
     with zipfile.ZipFile(run / f"{BREAKOUT}.zip") as archive:
-        assert json.loads(archive.read("data"))["_n_updates"] == pytest.approx((2000 - 1500) / 4, abs=2)
+        assert json.loads(archive.read("data"))["_n_updates"] == pytest.approx((1000 - 750) / 4, abs=2)
 
 
 @pytest.mark.slow
