@@ -75,3 +75,25 @@ def test_the_queue_settings_set_gradios_lanes_and_a_bad_one_stops_the_start():
     assert (
         "ARENA_QUEUE_SIZE must be a whole number from 1 to 10,000, not 'lots'. Fix the Space's variable" in bad.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "command"),
+    [
+        ("ARENA_LEADERBOARD_GAMES", "ten", ["agents.leaderboard", "--help"]),
+        ("ARENA_LEADERBOARD_LEASE_S", "2", ["agents.leaderboard", "worker", "--drain"]),
+        ("ARENA_OPTUNA_GRACE_S", "3", ["agents.tune", "--game", "Breakout", "--trials", "1", "--timesteps", "1000"]),
+    ],
+)
+def test_a_command_line_says_a_bad_setting_and_exits_2_before_any_work(tmp_path, variable, value, command):
+    """The owner's settings of the Leaderboard's workers and of tuning are read when the work starts (the lease, the
+    heartbeat's grace) or when the help is built (the protocol): checked first, so a typo is a sentence."""
+    env = os.environ | {variable: value, "ARENA_DATA_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    setting = _OWNER_SETTINGS[variable]
+    said = f"error: {variable} must be a {'whole ' if setting.whole else ''}number from "
+    assert run.returncode == 2 and run.stderr.startswith(said), run.stderr
+    assert f", not {value}." in run.stderr or f", not '{value}'." in run.stderr  # as typed: 3, not 3.0
+    assert "Traceback" not in run.stderr and not list(tmp_path.iterdir()), "work started before the check"

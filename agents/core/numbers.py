@@ -52,10 +52,13 @@ class OwnerSetting:
         raw = os.getenv(self.variable, "").strip()
         if not raw:
             return self.default
-        try:
-            value: object = float(raw)
-        except ValueError:
-            value = raw  # refused below, in the one wording
+        value: object = raw  # refused below, in the one wording, unless it reads as a number
+        for kind in (int, float):  # int first, so that a refused "3" is said as 3, not 3.0
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                continue
         hint = f"Fix the Space's variable (in {self.unit}), or remove it for the default, {_shown(self.default)}."
         return user_number(self.variable, value, self.low, self.high, self.whole, hint=hint)
 

@@ -12,6 +12,7 @@ import sys
 
 from agents.core.catalog import GAMES
 from agents.core.errors import AgentError
+from agents.core.numbers import check_owner_settings
 from agents.leaderboard import store
 from agents.leaderboard.board import ORDERS, queue_rows, ranking, submit
 from agents.leaderboard.protocol import current_protocol
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        check_owner_settings()  # the protocol in --help and every command's limits: a bad one said, not a traceback
+    except AgentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     url = store.database_url(args.database)
     try:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from agents.core.agent_files import GAME_OPTION_HELP
 from agents.core.data_root import data_root
 from agents.core.errors import AgentError
+from agents.core.numbers import check_owner_settings
 from agents.train.training import training_device
 from agents.train.training_time import use_training_threads
 from agents.tune.tuning import PRUNERS, SAMPLERS, STORAGE_VARIABLE, TuningProgress, TuningSettings, run_study
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             storage=args.storage,
             seed=args.seed,
         )
+        check_owner_settings()  # the storage's heartbeat grace among them: said before the progress bar starts
         progress = TuningProgress(settings.n_trials, settings.n_timesteps)
         done = threading.Event()
         bar = threading.Thread(target=_show_progress, args=(progress, done), daemon=True)
