@@ -47,12 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         check_owner_settings()  # the protocol in --help and every command's limits: a bad one said, not a traceback
-    except AgentError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    args = build_parser().parse_args(argv)
-    url = store.database_url(args.database)
-    try:
+        args = build_parser().parse_args(argv)
+        url = store.database_url(args.database)
         if args.command == "submit":
             answer = submit(args.repo_id, args.game, url=url).answer()
         elif args.command == "show":
