@@ -188,8 +188,8 @@ def test_a_worker_killed_mid_trial_leaves_the_study_to_the_others(postgres_url, 
 def postmaster(port: int) -> int:
     """The pid of the PostgreSQL server listening on ``port`` (read in /proc)."""
     for entry in Path("/proc").iterdir():
-        command = command_line(int(entry.name)).split() if entry.name.isdigit() else []
-        if command and command[0].endswith("/postgres") and f"-p {port}" in " ".join(command):
+        command = command_line(int(entry.name)) if entry.name.isdigit() else ""
+        if command.split(" ", 1)[0].endswith("/postgres") and f"-p {port}" in command:
             return int(entry.name)
     raise AssertionError(f"no PostgreSQL server on port {port}")
 
