@@ -17,17 +17,23 @@ from tests import hub_cache
 QBERT = "QbertNoFrameskip-v4"
 
 
-@pytest.fixture
-def shipped_qbert(tmp_path, monkeypatch) -> Path:
-    """An offline_agents folder holding a Q*bert agent (made here with SB3), which the Hub cache lacks."""
-    folder = tmp_path / "offline_agents" / QBERT
+def ship(offline_agents: Path, env_id: str, result: dict) -> Path:
+    """An agent (made here with SB3) shipped in ``offline_agents``, with ``result`` as its ``results.json``."""
+    folder = offline_agents / env_id
     folder.mkdir(parents=True)
-    hub_cache.atari_checkpoint(QBERT, folder / f"dqn-{QBERT}.zip")
+    hub_cache.atari_checkpoint(env_id, folder / f"dqn-{env_id}.zip")
     (folder / "config.yml").write_text(hub_cache.RL_ZOO_ATARI_CONFIG)
     (folder / "env_kwargs.yml").write_text(hub_cache.RL_ZOO_ENV_KWARGS)
-    (folder / "results.json").write_text(json.dumps({"mean_reward": 250.0, "std_reward": 25.0, "n_eval_episodes": 10}))
-    monkeypatch.setattr(offline, "OFFLINE_AGENTS", tmp_path / "offline_agents")
+    (folder / "results.json").write_text(json.dumps(result))
     return folder
+
+
+@pytest.fixture
+def shipped_qbert(tmp_path, monkeypatch) -> Path:
+    """An offline_agents folder holding a Q*bert agent, which the Hub cache lacks."""
+    monkeypatch.setattr(offline, "OFFLINE_AGENTS", tmp_path / "offline_agents")
+    result = {"mean_reward": 250.0, "std_reward": 25.0, "n_eval_episodes": 10, "random_mean_reward": 150.0}
+    return ship(tmp_path / "offline_agents", QBERT, result)
 
 
 def test_the_shipped_agent_plays_when_the_hub_agent_is_out_of_reach(hf_cache, shipped_qbert, tmp_path):
@@ -56,6 +62,24 @@ def test_default_game_is_the_first_that_can_play_here(hf_cache, shipped_qbert, m
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache
     assert offline.first_playable_game(online=False) == "Qbert"  # shipped: the only one that plays offline
     assert offline.first_playable_game(online=True) == "SpaceInvaders"  # downloadable
+
+
+@pytest.mark.parametrize(
+    ("enduro", "default"),
+    [
+        # Q*bert's agent goes 1% of the way from random play (150) to the RL Zoo's 9,496.8; Enduro's 0 to 830.9.
+        ({"mean_reward": 500.0, "random_mean_reward": 0.0}, "Enduro"),  # 60%: the better one, though later
+        ({"mean_reward": 5.0, "random_mean_reward": 0.0}, "Qbert"),  # 0.6%
+        ({"mean_reward": 500.0}, "Qbert"),  # its random policy's score unknown: no claim to be better
+    ],
+)
+def test_offline_the_default_is_the_shipped_agent_nearest_the_rl_zoos(
+    hf_cache, shipped_qbert, monkeypatch, tmp_path, enduro, default
+):
+    ship(shipped_qbert.parent, "EnduroNoFrameskip-v4", {**enduro, "std_reward": 1.0, "n_eval_episodes": 10})
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    assert offline.first_playable_game(online=False) == default
+    assert offline.first_playable_game(online=True) == "SpaceInvaders"  # a Hub agent first, whatever is shipped
 
 
 def test_the_dropdown_says_which_agents_can_play_offline(hf_cache, shipped_qbert):

@@ -39,6 +39,8 @@ def test_the_shipped_agent_beats_a_random_policy_by_a_wide_margin(env_id):
     assert trained.mean >= 4 * max(random.mean, 1.0) and trained.mean - random.mean >= 5, (trained, random)
     recorded = json.loads((OFFLINE_AGENTS / env_id / "results.json").read_text())
     assert recorded["n_eval_episodes"] >= 10 and recorded["mean_reward"] >= 4 * max(random.mean, 1.0)
+    # The random policy's score on the recorded seeds: what the default offline game is picked by.
+    assert recorded["random_mean_reward"] <= random.mean + 5 * max(random.std, 1.0), (recorded, random)
 
 
 @pytest.mark.parametrize("env_id", SHIPPED)

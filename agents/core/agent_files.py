@@ -2,11 +2,12 @@
 
 Each shipped agent lives in ``offline_agents/<EnvId>/`` in the RL Zoo's Hub layout (``dqn-<EnvId>.zip``
 with its weights, ``config.yml``, ``env_kwargs.yml``, and ``results.json`` with the score measured
-here), beside ``TRAINING.md``, which records how it was trained and evaluated. One rule picks every
-default (the Play tab, ``/play``, the command lines, the Train tab): the first game in the catalog
-whose agent can actually play here.
+here and a random policy's on the same seeds), beside ``TRAINING.md``, which records how it was trained and
+evaluated. One rule picks every default (the Play tab, ``/play``, the command lines, the Train tab): the first
+game in the catalog whose Hub agent can play here; with none, the shipped agent that comes closest to the RL Zoo's.
 """
 
+import math
 from dataclasses import dataclass
 
 from agents.core.catalog import GAMES, Game, get_game
@@ -20,6 +21,7 @@ from agents.core.hub import (
     fetch_agent_files,
     hub_reachable,
 )
+from agents.core.rl_zoo_benchmark import benchmark_row
 
 OFFLINE_AGENTS = PROJECT_ROOT / "offline_agents"
 
@@ -64,6 +66,22 @@ def offline_agent_files(env_id: str) -> AgentFiles | None:
     )
 
 
+def shipped_strength(env_id: str) -> float:
+    """How far the shipped agent for ``env_id`` goes from random play towards the RL Zoo's own DQN agent, by the
+    scores measured when it was packed (its ``results.json``): 0 plays like chance, 1 like the RL Zoo's agent.
+    Scores alone do not compare across games (Pong's run from −21 to 21, Breakout's from 0 to over 400).
+    Minus infinity when there is no agent, or its file or the benchmark does not say."""
+    files = offline_agent_files(env_id)
+    row = benchmark_row("dqn", env_id)
+    result = files.published_result() if files is not None else None
+    try:
+        mean, random_mean, rl_zoo_mean = result["mean_reward"], result["random_mean_reward"], row["mean_reward"]
+        share = (float(mean) - float(random_mean)) / (float(rl_zoo_mean) - float(random_mean))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return -math.inf
+    return share if math.isfinite(share) else -math.inf
+
+
 def is_cached(repo_id: str, env_id: str) -> bool:
     """Whether the Hugging Face cache holds all of an RL Zoo agent's files (it then plays at once)."""
     return cached_agent_files(repo_id, env_id) is not None
@@ -87,13 +105,21 @@ def availability(online: bool | None = None) -> list[GameAvailability]:
 
 
 def first_playable(entries: list[GameAvailability]) -> str:
-    """The first game of ``entries`` (in catalog order) whose agent can play; the catalog's first if none can."""
-    return next((entry.game.key for entry in entries if entry.playable), next(iter(GAMES)))
+    """The default game of ``entries`` (in catalog order): the first whose Hub agent can play (cached or
+    downloadable); with none, the shipped agent that comes closest to the RL Zoo's (:func:`shipped_strength`,
+    the first of equals); the catalog's first if no agent can play."""
+    from_the_hub = [entry for entry in entries if entry.playable and entry.source != SHIPPED]
+    if from_the_hub:
+        return from_the_hub[0].game.key
+    shipped = [entry.game for entry in entries if entry.source == SHIPPED]
+    if not shipped:
+        return next(iter(GAMES))
+    return max(shipped, key=lambda game: shipped_strength(game.env_id)).key
 
 
 def first_playable_game(online: bool | None = None) -> str:
-    """The default game: the first in the catalog whose agent can play here (Space Invaders with the
-    Hub or its cache; else a game with a shipped agent). Space Invaders if none can."""
+    """The default game: the first in the catalog whose agent can play here from the Hub or its cache (Space
+    Invaders); else the best shipped agent's game. Space Invaders if none can."""
     return first_playable(availability(online))
 
 

@@ -1,21 +1,18 @@
 """What an evaluation's score means beside the model card's and the RL Zoo's published one.
 
-The RL Zoo's benchmark table (``agents/evaluate/data/rl-zoo-benchmark-atari-dqn.csv``, from the RL Zoo's
-``benchmark.md``, MIT) gives each DQN and QR-DQN Atari agent's mean and std over its evaluation
-episodes; a model card's ``results.json`` gives its own, with its protocol. A score is *consistent*
-with one of them when the two means are within two standard errors of their difference.
+The RL Zoo's benchmark table (:mod:`agents.core.rl_zoo_benchmark`) gives each DQN and QR-DQN Atari agent's
+mean and std over its evaluation episodes; a model card's ``results.json`` gives its own, with its protocol.
+A score is *consistent* with one of them when the two means are within two standard errors of their difference.
 """
 
-import csv
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from agents.core.catalog import Game
 from agents.core.hub import AgentFiles
+from agents.core.rl_zoo_benchmark import benchmark_row
 from agents.evaluate.evaluation import Evaluation
 
-BENCHMARK_CSV = Path(__file__).resolve().parent / "data" / "rl-zoo-benchmark-atari-dqn.csv"
 CONSISTENT_WITHIN = 2.0  # standard errors
 
 
@@ -37,10 +34,8 @@ class PublishedScore:
 
 
 def benchmark_score(algo: str, env_id: str) -> PublishedScore | None:
-    """The RL Zoo's published score for its ``algo`` agent on ``env_id``, if it has one (read with ``csv``: the
-    command line's summary should not wait for pandas to import)."""
-    with BENCHMARK_CSV.open(newline="") as table:
-        row = next((row for row in csv.DictReader(table) if (row["algo"], row["env_id"]) == (algo, env_id)), None)
+    """The RL Zoo's published score for its ``algo`` agent on ``env_id``, if it has one."""
+    row = benchmark_row(algo, env_id)
     if row is None:
         return None
     return PublishedScore(

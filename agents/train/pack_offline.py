@@ -73,7 +73,8 @@ def stage_offline_agent(
         target.writestr(OPTIMIZER_MEMBER, fresh_optimizer_state(env_id, run.config, model_zip))
     shutil.copy(run.config, out / "config.yml")
     shutil.copy(run.env_kwargs, out / "env_kwargs.yml")
-    (out / "results.json").write_text(json.dumps(evaluation.results_json()))
+    # The random policy's score beside the agent's: how the default offline agent is picked among several.
+    (out / "results.json").write_text(json.dumps({**evaluation.results_json(), "random_mean_reward": baseline.mean}))
     write_train_eval_metrics(run, out / METRICS_FILE)
     (out / "TRAINING.md").write_text(
         f"# The offline {env_id} agent\n\n"
