@@ -134,12 +134,12 @@ def playable_now_sentence(online: bool | None = None) -> str:
 
 GAME_OPTION_HELP = (
     f"one of {', '.join(GAMES)} (default: the game of the repo given, by its name or files; with none, the first "
-    "game whose agent can play here)"
+    "game whose Hub agent can play here, else the best offline agent's)"
 )
 
 
 def game_or_default(name: str | None) -> Game:
-    """The game ``name`` names; none named, the first game whose agent can play here. With a repo id, the
+    """The game ``name`` names; none named, the default game (:func:`first_playable_game`). With a repo id, the
     game is :func:`agents.core.repo_game.resolve_game`'s."""
     return get_game(name) if name and name.strip() else get_game(first_playable_game())
 

@@ -224,7 +224,7 @@ def play_api(
     agent_view: bool = False,
     saliency: bool = False,
 ) -> tuple[FileData, FileData, dict]:
-    """Play one whole game (game empty: the repo's, or with no repo the first game whose agent can play here;
+    """Play one whole game (game empty: the repo's, or with no repo the default game, as the page's first;
     a repo of another game than the one named is refused). Returns the MP4 video,
     the per-step CSV and a summary (game, repo, seed, epsilon, steps, score, terminated, seconds). With
     saliency, where the agent looks is laid over the game in the video."""
