@@ -22,6 +22,7 @@ from stable_baselines3 import DQN
 from agents.core.agent_files import OFFLINE_AGENTS
 from agents.core.checkpoint import read_checkpoint
 from agents.core.environment import env_settings, make_env, read_rl_zoo_yaml
+from agents.core.errors import AgentError
 from agents.core.hub import METRICS_FILE
 from agents.core.run_folder import ALGO, RunFolder
 from agents.evaluate.evaluation import Evaluation, evaluate
@@ -106,10 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = RunFolder(args.run_folder, args.run_folder.name.rsplit("_", 1)[0])
     model_zip = args.checkpoint or run.model_zip
-    agent = run_agent(run, model_zip)
-    evaluation = evaluate(agent, n_episodes=args.episodes)
-    baseline = evaluate(agent, n_episodes=args.episodes, epsilon=1.0)
-    out = stage_offline_agent(run, model_zip, evaluation, baseline, args.command, OFFLINE_AGENTS / run.env_id)
+    try:
+        agent = run_agent(run, model_zip)
+        evaluation = evaluate(agent, n_episodes=args.episodes)
+        baseline = evaluate(agent, n_episodes=args.episodes, epsilon=1.0)
+        out = stage_offline_agent(run, model_zip, evaluation, baseline, args.command, OFFLINE_AGENTS / run.env_id)
+    except AgentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(json.dumps({"offline_agent": str(out), "mean": evaluation.mean, "random_mean": baseline.mean}))
     return 0
 
