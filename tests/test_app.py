@@ -16,9 +16,11 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 from playwright.sync_api import expect
 
+from agents.core.catalog import GAMES
 from tests import hub_cache
 from tests.media import probe
 from tests.processes import command_line, descendants, process_name
+from tests.shipped import offline_default_game
 
 pytestmark = pytest.mark.slow
 
@@ -256,9 +258,10 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     """What a newcomer meets on a fresh machine: the offline agent plays at the first click, an agent that
     is out of reach says which can play, and the Train tab speaks of this machine."""
     width = viewport["width"]
+    shipped = f"{GAMES[offline_default_game()].title} · offline agent"  # the best of the shipped agents
     page = browser.new_page(viewport=viewport)
     page.goto(first_run_app_url)
-    expect(page.get_by_role("combobox", name="Game")).to_have_value("Breakout · offline agent")
+    expect(page.get_by_role("combobox", name="Game")).to_have_value(shipped)
     expect(page.get_by_text("when the Hub is out of reach, the Arena's own offline agent")).to_be_visible()
     assert not page.locator("a[href$='steps.csv']").count()  # no empty file boxes before a game
     screenshot(page, tmp_path, f"first-run-{width}.png")
@@ -291,7 +294,7 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     page.get_by_role("combobox", name="Game").click()
     page.get_by_role("option", name="Space Invaders · needs the Hub (not cached)").click()
     page.get_by_role("button", name="Play", exact=True).click()
-    message = page.get_by_text("Agents that can play here now: Breakout (offline agent)")
+    message = page.get_by_text(re.compile(r"Agents that can play here now: \w+ \(offline agent\)"))
     expect(message).to_be_visible(timeout=30_000)
     page.wait_for_timeout(8_000)
     expect(message).to_be_visible()
@@ -301,7 +304,7 @@ def test_browser_first_run_offline_with_an_empty_cache(first_run_app_url, browse
     expect(page.get_by_text("This machine has no GPU")).to_be_visible()
     shown = page.locator("body").inner_text()  # what is visible: no Space-only wording or controls here
     assert "this Space" not in shown and "Duplicate" not in shown and "Log in" not in shown
-    expect(page.get_by_role("combobox", name="Game").last).to_have_value("Breakout · offline agent")
+    expect(page.get_by_role("combobox", name="Game").last).to_have_value(shipped)
     expect(page.get_by_text(re.compile(r"Time: (about (\d+ h )?\d+ min|under a minute)"))).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Start training")).to_be_enabled()
     expect(page.get_by_role("button", name="Cancel")).to_be_disabled()

@@ -15,6 +15,7 @@ from agents.core.agent import agent_from_files
 from agents.core.agent_files import OFFLINE_AGENTS, offline_agent_files
 from agents.core.catalog import GAMES
 from agents.evaluate.evaluation import evaluate
+from tests.shipped import offline_default_game
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def test_with_no_network_and_an_empty_cache_the_shipped_agent_plays(env_id, tmp_
         capture_output=True,
         text=True,
     )
-    assert default.stdout.strip() in {GAME_OF[shipped].key for shipped in SHIPPED}, default.stderr[-2000:]
+    assert default.stdout.strip() == offline_default_game(), default.stderr[-2000:]
     command = [sys.executable, "-m", "agents.play", "--game", game, "--max-steps", "300", "--out", str(tmp_path / "o")]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -367,6 +367,8 @@ def test_fine_tuning_starts_from_the_shipped_agent_when_the_hub_is_out_of_reach(
         sys.executable,
         "-m",
         "agents.train",
+        "--game",
+        "Breakout",
         "--timesteps",
         "1000",
         "--learning-starts",
@@ -378,7 +380,7 @@ def test_fine_tuning_starts_from_the_shipped_agent_when_the_hub_is_out_of_reach(
     run = subprocess.run(command, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert summary["game"] == "Breakout"  # the default game: the offline agent's
+    assert summary["game"] == "Breakout"
     shipped = read_checkpoint(ROOT / "offline_agents" / BREAKOUT / f"dqn-{BREAKOUT}.zip").state_dict
     trained = read_checkpoint(tmp_path / summary["run"] / f"{BREAKOUT}.zip").state_dict
     for name, value in shipped.items():
