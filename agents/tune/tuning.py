@@ -57,6 +57,7 @@ from agents.train.training import (
     PlayBeforeLearning,
     _load_start_weights,
     _read_start_checkpoint,
+    flush_denormals,
     rl_zoo_experiment,
     start_repo_id,
 )
@@ -726,7 +727,7 @@ def run_study(
         try:
             if progress.stop_reason:
                 raise TrialStopped(progress.stop_reason)
-            with contextlib.redirect_stdout(io.StringIO()):  # the RL Zoo prints the hyperparameters of a NaN
+            with contextlib.redirect_stdout(io.StringIO()), flush_denormals():  # the RL Zoo prints a NaN's values
                 return manager.objective(trial)
         except TrialStopped as stopped:
             if stopped.reason != DATABASE_LOST:  # then nothing can be written: the next opening fails the trial
