@@ -394,12 +394,12 @@ def test_python_app_py_says_what_it_does_and_serves_before_timing_the_machine(tm
 
 def test_train_from_the_pretrained_agent_offline_uses_the_shipped_one(first_run_app_url):
     """A newcomer's machine (offline, empty cache): /train with no game and "pretrained" fine-tunes the
-    shipped Breakout agent, within a deadline."""
+    best shipped agent (the default game offline), within a deadline."""
     client = Client(first_run_app_url, verbose=False)
     with pytest.raises(AppError, match=r"checkpoint interval \(save_freq\) must be a whole number from 100"):
         client.predict(save_freq=3, api_name="/train")
     status = client.predict(n_timesteps=1000, learning_starts=500, buffer_size=1000, save_freq=500, api_name="/train")
-    assert status["game"] == "Breakout" and status["settings"]["start"] == "pretrained"
+    assert status["game"] == offline_default_game() and status["settings"]["start"] == "pretrained"
     assert status["settings"]["save_freq"] == 500
     deadline = time.monotonic() + 300
     while (status := client.predict(api_name="/train_status"))["status"] == "running":
